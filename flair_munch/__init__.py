@@ -1,0 +1,20 @@
+"""flair-munch: named entity recognition with auxiliary corpora, as a Flair plugin."""
+
+__version__ = "0.1.0"
+
+from flair_munch.corpora import BIOMEDICAL_CORPORA, REGISTRY, NamedCorpus, load_corpus  # noqa: E402
+from flair_munch.embeddings import build_embeddings, load_embeddings  # noqa: E402
+from flair_munch.evaluation import span_scores  # noqa: E402
+from flair_munch.models import MultiHeadTagger, corpus_for_heads  # noqa: E402
+
+__all__ = [
+    "BIOMEDICAL_CORPORA",
+    "REGISTRY",
+    "MultiHeadTagger",
+    "NamedCorpus",
+    "build_embeddings",
+    "corpus_for_heads",
+    "load_corpus",
+    "load_embeddings",
+    "span_scores",
+]

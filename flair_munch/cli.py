@@ -1,0 +1,187 @@
+"""The ``flair-munch`` command line: corpora, embeddings and training from the shell."""
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+log = logging.getLogger("flair_munch")
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        help="folder with one sub-folder per corpus (default: $FLAIR_MUNCH_DATA)",
+    )
+    parser.add_argument(
+        "--samples",
+        action="store_true",
+        help="use the small corpus samples shipped in resources/corpora instead of the full corpora",
+    )
+
+
+def _corpus_stats(args: argparse.Namespace) -> int:
+    from flair_munch.corpora import corpus_stats, format_stats
+
+    stats = [corpus_stats(name, data_dir=args.data_dir, samples=args.samples) for name in args.names]
+    print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
+    return 0
+
+
+def _corpus_list(args: argparse.Namespace) -> int:
+    from flair_munch.corpora import REGISTRY
+
+    print(f"{'name':<22} {'entity type':<22} folder")
+    for info in REGISTRY.values():
+        print(f"{info.name:<22} {info.entity_type:<22} {info.folder}")
+    return 0
+
+
+def _embeddings_build(args: argparse.Namespace) -> int:
+    from flair_munch.corpora import resolve_corpus
+    from flair_munch.embeddings import build_embeddings
+
+    files = []
+    for name in args.corpora:
+        _, folder = resolve_corpus(name, data_dir=args.data_dir, samples=args.samples)
+        files.append(_train_file(folder))
+    summary = build_embeddings(
+        files,
+        args.out,
+        word_dim=args.word_dim,
+        word_epochs=args.word_epochs,
+        max_vocab=args.max_vocab,
+        lm_hidden=args.lm_hidden,
+        lm_epochs=args.lm_epochs,
+        lm_max_chars=args.lm_max_chars,
+        seed=args.seed,
+        num_threads=args.num_threads,
+        overwrite=args.overwrite,
+    )
+    print(summary.format())
+    return 0
+
+
+def _train_file(folder: Path) -> Path:
+    for name in ("train.tsv", "train.txt", "train.conll"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{folder} has no train.tsv (or train.txt / train.conll)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    import flair
+
+    from flair_munch.corpora import load_corpus
+    from flair_munch.device import select_device
+    from flair_munch.embeddings import load_embeddings
+    from flair_munch.models import MultiHeadTagger
+    from flair_munch.training import train_multi_corpus
+
+    select_device(args.device)
+    flair.set_seed(args.seed)
+    corpora = [
+        load_corpus(name, data_dir=args.data_dir, samples=args.samples, train_size=args.train_size, seed=args.seed)
+        for name in args.corpus
+    ]
+    embeddings = load_embeddings(args.embeddings)
+    model = MultiHeadTagger.from_corpora(embeddings, corpora, hidden_size=args.hidden_size)
+    results = train_multi_corpus(
+        model,
+        corpora,
+        args.out,
+        learning_rate=args.lr,
+        mini_batch_size=args.batch_size,
+        max_epochs=args.epochs,
+        embeddings_storage_mode=args.embeddings_storage_mode,
+    )
+    print(f"\n{'head':<20} {'test P':>8} {'test R':>8} {'test F1':>8} {'sentences':>10}")
+    for name, scores in results.items():
+        if name.startswith("_"):
+            continue
+        print(
+            f"{name:<20} {scores['precision']:>8.4f} {scores['recall']:>8.4f} {scores['f1']:>8.4f} "
+            f"{scores['test_sentences']:>10d}"
+        )
+    print(f"model: {Path(args.out) / 'final-model.pt'}  ({results['_seconds']:.0f} s)")
+    (Path(args.out) / "test-scores.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flair-munch", description="NER with auxiliary corpora on top of Flair (MUNCHABLES, ECTTLNER)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    corpus = commands.add_parser("corpus", help="inspect corpora").add_subparsers(
+        dest="corpus_command", required=True, metavar="SUBCOMMAND"
+    )
+    stats = corpus.add_parser("stats", help="sentences, tokens and mentions per split and entity type")
+    stats.add_argument("names", nargs="+", metavar="NAME", help="registry name (e.g. ncbi-disease) or corpus folder")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_data_arguments(stats)
+    stats.set_defaults(run=_corpus_stats)
+    listing = corpus.add_parser("list", help="the corpora the registry knows")
+    listing.set_defaults(run=_corpus_list)
+
+    embeddings = commands.add_parser("embeddings", help="offline embeddings").add_subparsers(
+        dest="embeddings_command", required=True, metavar="SUBCOMMAND"
+    )
+    build = embeddings.add_parser(
+        "build",
+        help="train FastText word vectors and forward/backward Flair character LMs on corpus training text",
+    )
+    build.add_argument("--corpora", nargs="+", required=True, metavar="NAME", help="corpora whose train text is used")
+    build.add_argument("--out", required=True, type=Path, help="output folder (written atomically)")
+    build.add_argument("--word-dim", type=int, default=100, help="word vector size (default 100)")
+    build.add_argument("--word-epochs", type=int, default=10, help="FastText epochs (default 10)")
+    build.add_argument("--max-vocab", type=int, default=25000, help="most frequent words kept (default 25000)")
+    build.add_argument("--lm-hidden", type=int, default=256, help="character LM hidden size (default 256)")
+    build.add_argument("--lm-epochs", type=int, default=8, help="character LM epochs (default 8)")
+    build.add_argument(
+        "--lm-max-chars", type=int, default=None, help="cap on characters of LM training text (seeded sample)"
+    )
+    build.add_argument("--seed", type=int, default=1)
+    build.add_argument("--num-threads", type=int, default=None, help="torch threads for the LMs (default: torch's)")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _add_data_arguments(build)
+    build.set_defaults(run=_embeddings_build)
+
+    train = commands.add_parser("train", help="train one multi-head tagger on several corpora, print test F1 per head")
+    train.add_argument("--corpus", action="append", required=True, metavar="NAME", help="a corpus (repeat: one head each)")
+    train.add_argument("--embeddings", nargs="+", default=["default"], help="embeddings (default: the shipped set)")
+    train.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default runs/train)")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--lr", type=float, default=0.1)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--hidden-size", type=int, default=256)
+    train.add_argument("--train-size", default=None, help="cut each train split: a count (1000) or fraction (10%%)")
+    train.add_argument("--seed", type=int, default=1)
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    train.add_argument(
+        "--embeddings-storage-mode", default="cpu", choices=["none", "cpu", "gpu"], help="Flair's storage mode"
+    )
+    _add_data_arguments(train)
+    train.set_defaults(run=_train)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        return args.run(args)
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as error:
+        if args.verbose:
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"flair-munch: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

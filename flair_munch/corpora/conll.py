@@ -1,0 +1,287 @@
+"""Reading, validating and writing two-column CoNLL (token, BIO tag) files.
+
+Flair's ``ColumnCorpus`` accepts almost anything and fails later with vague
+errors; this reader checks every line up front and names the file and line of
+the first problem, so a broken corpus is fixed before hours of training.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional, Sequence, Union
+
+from flair.data import Sentence
+
+from flair_munch.corpora.bio import bio_spans, chunk_bounds, iobes_error, iobes_to_bio, repair_bio, split_tag
+
+log = logging.getLogger("flair_munch")
+
+CORPUS_LABEL_TYPE = "corpus"
+"""Sentence-level label that tells the multi-head model which head scores it."""
+
+LONG_SENTENCE_MODES = ("split", "reject")
+
+TaggedSentence = list[tuple[str, str]]
+
+
+class ConllFormatError(ValueError):
+    """A CoNLL file that cannot be read; the message names file, line and fix."""
+
+    def __init__(self, path: Union[str, Path], line: Optional[int], problem: str, fix: str):
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(f"{where}: {problem}. {fix}")
+        self.path = Path(path)
+        self.line = line
+
+
+@dataclass
+class ConllReadResult:
+    """Sentences of one file plus what the reader had to change to get them."""
+
+    sentences: list[TaggedSentence]
+    repaired_i_after_o: int = 0
+    converted_from_iobes: bool = False
+    split_sentences: int = 0
+    path: Optional[Path] = None
+    start_lines: list[int] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class _RawSentence:
+    tokens: list[str]
+    tags: list[str]
+    lines: list[int]
+
+
+def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
+    """Yield ``(line_number, text)`` with line ends removed, strict UTF-8."""
+    offset = 0
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ConllFormatError(
+                    path,
+                    lineno,
+                    f"bytes are not UTF-8 (byte {raw[exc.start]:#04x} at byte offset "
+                    f"{offset + exc.start} of the file, column {exc.start + 1} of the line)",
+                    "Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`.",
+                ) from None
+            offset += len(raw)
+            if lineno == 1:
+                text = text.lstrip("\ufeff")
+            yield lineno, text.rstrip("\r\n")
+
+
+def _parse(path: Path, column_sep: Optional[str], token_column: int, tag_column: int) -> list[_RawSentence]:
+    sentences: list[_RawSentence] = []
+    current = _RawSentence([], [], [])
+    n_columns: Optional[tuple[int, int]] = None  # (count, first line with it)
+    for lineno, line in _decode_lines(path):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            if current.tokens:
+                sentences.append(current)
+                current = _RawSentence([], [], [])
+            continue
+        cols = line.split(column_sep)
+        if column_sep is not None:
+            cols = [c.strip() for c in cols]
+        if len(cols) < 2:
+            raise ConllFormatError(
+                path,
+                lineno,
+                f"expected 2 columns (token{_sep_name(column_sep)}tag), found {len(cols)}: {line!r}",
+                "Put the token and its BIO tag on one line separated by a tab; "
+                "end each sentence with a blank line.",
+            )
+        if n_columns is None:
+            n_columns = (len(cols), lineno)
+        elif len(cols) != n_columns[0]:
+            raise ConllFormatError(
+                path,
+                lineno,
+                f"found {len(cols)} columns but line {n_columns[1]} has {n_columns[0]}",
+                "Every token line must have the same columns; a token that contains the "
+                "column separator is the usual cause.",
+            )
+        try:
+            token, tag = cols[token_column], cols[tag_column]
+        except IndexError:
+            raise ConllFormatError(
+                path, lineno, f"no column {token_column} or {tag_column} in {line!r}", "Check token_column/tag_column."
+            ) from None
+        if not token or any(ch.isspace() for ch in token):
+            raise ConllFormatError(
+                path, lineno, f"token {token!r} is empty or contains whitespace", "Split it into separate tokens."
+            )
+        try:
+            split_tag(tag)
+        except ValueError:
+            raise ConllFormatError(
+                path,
+                lineno,
+                f"tag {tag!r} is not O, B-<type> or I-<type> (IOBES S-/E- also accepted)",
+                "Use typed IOB2 tags such as B-Disease / I-Disease / O.",
+            ) from None
+        current.tokens.append(token)
+        current.tags.append(tag)
+        current.lines.append(lineno)
+    if current.tokens:
+        sentences.append(current)
+    return sentences
+
+
+def _sep_name(sep: Optional[str]) -> str:
+    return "<TAB>" if sep == "\t" else " " if sep is None else repr(sep)
+
+
+def _uses_iobes(raw: Sequence[_RawSentence]) -> bool:
+    return any(tag[:2] in ("S-", "E-") for s in raw for tag in s.tags)
+
+
+def read_conll(
+    path: Union[str, Path],
+    *,
+    max_length: Optional[int] = 512,
+    long_sentences: str = "split",
+    column_sep: Optional[str] = "\t",
+    token_column: int = 0,
+    tag_column: int = -1,
+) -> ConllReadResult:
+    """Read a CoNLL file into ``(token, BIO tag)`` sentences, validating every line.
+
+    Args:
+        path: File with one ``token<TAB>tag`` per line and blank lines between sentences.
+        max_length: Longest sentence kept whole (transformer windows, CRF memory);
+            ``None`` disables the limit, e.g. for statistics.
+        long_sentences: ``"split"`` cuts long sentences outside entities,
+            ``"reject"`` raises on the first one.
+        column_sep: Column separator; ``None`` splits on any whitespace.
+        token_column: Column holding the token.
+        tag_column: Column holding the tag (default: the last one).
+
+    Raises:
+        ConllFormatError: naming file and line of the first problem.
+    """
+    path = Path(path)
+    if long_sentences not in LONG_SENTENCE_MODES:
+        raise ValueError(f"long_sentences must be one of {LONG_SENTENCE_MODES}, got {long_sentences!r}")
+    if not path.is_file():
+        raise ConllFormatError(path, None, "file does not exist", "Check the corpus folder.")
+    raw = _parse(path, column_sep, token_column, tag_column)
+    if not raw:
+        raise ConllFormatError(
+            path, None, "file is empty (no token lines)", "Fill it with token<TAB>tag lines or remove the split."
+        )
+
+    result = ConllReadResult(sentences=[], path=path)
+    iobes = _uses_iobes(raw)
+    for sent in raw:
+        if iobes:
+            err = iobes_error(sent.tags)
+            if err is not None:
+                idx, reason = err
+                line = sent.lines[idx] if idx < len(sent.lines) else sent.lines[-1]
+                raise ConllFormatError(
+                    path,
+                    line,
+                    f"the file uses S-/E- tags but is not valid IOBES: {reason}",
+                    "Use one tag scheme per file: IOB2 (B-/I-/O) or IOBES (B-/I-/E-/S-/O).",
+                )
+            tags = iobes_to_bio(sent.tags)
+        else:
+            tags, repaired = repair_bio(sent.tags)
+            result.repaired_i_after_o += repaired
+        _append_sentence(result, path, sent, tags, max_length, long_sentences)
+
+    if iobes:
+        result.converted_from_iobes = True
+        log.info("%s: converted IOBES -> BIO", path)
+    if result.repaired_i_after_o:
+        log.warning(
+            "%s: repaired %d I- tag(s) that followed O or another type to B- (as conlleval does)",
+            path,
+            result.repaired_i_after_o,
+        )
+    if result.split_sentences:
+        log.info("%s: split %d sentence(s) longer than %d tokens", path, result.split_sentences, max_length)
+    return result
+
+
+def _append_sentence(
+    result: ConllReadResult,
+    path: Path,
+    sent: _RawSentence,
+    tags: list[str],
+    max_length: Optional[int],
+    long_sentences: str,
+) -> None:
+    if max_length is None or len(tags) <= max_length:
+        result.sentences.append(list(zip(sent.tokens, tags)))
+        result.start_lines.append(sent.lines[0])
+        return
+    if long_sentences == "reject":
+        raise ConllFormatError(
+            path,
+            sent.lines[0],
+            f"sentence starting here has {len(tags)} tokens, more than max_length={max_length}",
+            "Raise max_length, or pass long_sentences='split' to cut it outside entities.",
+        )
+    result.split_sentences += 1
+    for start, end in chunk_bounds(tags, max_length):
+        chunk_tags = list(tags[start:end])
+        if chunk_tags[0].startswith("I-"):
+            chunk_tags[0] = "B-" + chunk_tags[0][2:]
+        result.sentences.append(list(zip(sent.tokens[start:end], chunk_tags)))
+        result.start_lines.append(sent.lines[start])
+
+
+def to_flair_sentences(
+    sentences: Iterable[Sequence[tuple[str, str]]],
+    label_type: str = "ner",
+    corpus_name: Optional[str] = None,
+) -> list[Sentence]:
+    """Build Flair sentences with one span label per BIO entity.
+
+    Tokens are passed as a list so Flair keeps the corpus tokenisation. When
+    ``corpus_name`` is given, each sentence gets a ``corpus`` label so the
+    multi-head model can route it to that corpus's head.
+    """
+    out = []
+    for rows in sentences:
+        tokens = [row[0] for row in rows]
+        tags = [row[1] for row in rows]
+        sentence = Sentence(tokens)
+        for start, end, entity_type in bio_spans(tags):
+            sentence[start:end].add_label(label_type, entity_type)
+        if corpus_name is not None:
+            sentence.add_label(CORPUS_LABEL_TYPE, corpus_name)
+        out.append(sentence)
+    return out
+
+
+def write_conll(path: Union[str, Path], rows: Iterable[Sequence[Sequence[str]]], column_sep: str = "\t") -> Path:
+    """Write sentences of column tuples (e.g. token, gold, predicted) atomically.
+
+    A temp file in the target folder plus ``os.replace`` means readers never
+    see a half-written sample or prediction file if the process dies.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            for sentence in rows:
+                for row in sentence:
+                    fh.write(column_sep.join(str(c) for c in row) + "\n")
+                fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

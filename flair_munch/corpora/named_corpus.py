@@ -1,0 +1,98 @@
+"""A Flair corpus that remembers which named corpus it came from.
+
+Multi-corpus training needs each corpus's name (to route sentences to a head)
+and entity type (to report and match auxiliaries); Flair's ``Corpus`` keeps
+neither beyond a free-text name.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional, Union
+
+from flair.data import Corpus, Sentence
+from flair.datasets import FlairDatapointDataset
+
+from flair_munch.corpora.bio import split_tag
+from flair_munch.corpora.conll import read_conll, to_flair_sentences
+from flair_munch.corpora.registry import CorpusInfo, find_split_files, resolve_corpus
+from flair_munch.corpora.subsample import Size, subsample
+
+log = logging.getLogger("flair_munch")
+
+
+class NamedCorpus(Corpus):
+    """Flair corpus plus ``name``, ``entity_type``, ``path`` and registry ``info``."""
+
+    def __init__(
+        self,
+        train: list[Sentence],
+        dev: list[Sentence],
+        test: list[Sentence],
+        *,
+        name: str,
+        entity_type: str,
+        path: Path,
+        info: Optional[CorpusInfo] = None,
+    ) -> None:
+        super().__init__(
+            FlairDatapointDataset(train) if train else None,
+            FlairDatapointDataset(dev) if dev else None,
+            FlairDatapointDataset(test) if test else None,
+            name=name,
+            sample_missing_splits=False,
+        )
+        self.name = name
+        self.entity_type = entity_type
+        self.path = Path(path)
+        self.info = info
+
+    def __repr__(self) -> str:
+        return f"NamedCorpus({self.name!r}, entity_type={self.entity_type!r}, {self})"
+
+
+def _entity_types(rows_by_split: dict[str, list]) -> str:
+    types = {split_tag(tag)[1] for rows in rows_by_split.values() for sent in rows for _, tag in sent}
+    types.discard(None)
+    return "/".join(sorted(types)) or "O"  # type: ignore[arg-type]
+
+
+def load_corpus(
+    name_or_path: Union[str, Path],
+    data_dir: Union[str, Path, None] = None,
+    *,
+    samples: bool = False,
+    train_size: Optional[Size] = None,
+    seed: int = 42,
+    max_length: Optional[int] = 512,
+    long_sentences: str = "split",
+    label_type: str = "ner",
+    in_memory: bool = True,
+) -> NamedCorpus:
+    """Load a registered or custom corpus as a :class:`NamedCorpus`.
+
+    Every sentence carries a ``corpus`` label with the corpus name. Only train
+    is subsampled (``train_size``) so dev/test scores stay comparable across
+    training-set sizes.
+
+    Args:
+        in_memory: Accepted for ``ColumnCorpus`` compatibility; sentences are
+            always held in memory (the corpora are small).
+    """
+    info, folder = resolve_corpus(name_or_path, data_dir=data_dir, samples=samples)
+    name = info.name if info else folder.name
+    files = find_split_files(folder)
+    rows = {
+        split: read_conll(path, max_length=max_length, long_sentences=long_sentences).sentences
+        for split, path in files.items()
+    }
+    if train_size is not None:
+        full = len(rows["train"])
+        rows["train"] = subsample(rows["train"], train_size, seed)
+        log.info("%s: subsampled train to %d of %d sentences (seed %d)", name, len(rows["train"]), full, seed)
+    entity_type = info.entity_type if info else _entity_types(rows)
+    splits = {split: to_flair_sentences(r, label_type=label_type, corpus_name=name) for split, r in rows.items()}
+    return NamedCorpus(
+        splits["train"], splits["dev"], splits["test"], name=name, entity_type=entity_type, path=folder, info=info
+    )

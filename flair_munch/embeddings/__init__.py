@@ -1,0 +1,14 @@
+"""Offline token embeddings: build them from corpus text, load them by name or path."""
+
+from flair_munch.embeddings.builder import build_embeddings
+from flair_munch.embeddings.errors import EmbeddingsUnavailableError
+from flair_munch.embeddings.named import default_embeddings_dir, load_embeddings
+from flair_munch.embeddings.summary import BuildSummary
+
+__all__ = [
+    "BuildSummary",
+    "EmbeddingsUnavailableError",
+    "build_embeddings",
+    "default_embeddings_dir",
+    "load_embeddings",
+]

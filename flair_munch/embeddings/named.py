@@ -1,0 +1,150 @@
+"""Turns an embeddings spec (name, path, or list of them) into Flair token embeddings.
+
+Every item that would download something is wrapped so that, offline, the user gets an
+``EmbeddingsUnavailableError`` naming the offline alternatives instead of a network traceback.
+"""
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar, Union
+
+from flair.embeddings import (
+    FlairEmbeddings,
+    StackedEmbeddings,
+    TokenEmbeddings,
+    TransformerWordEmbeddings,
+    WordEmbeddings,
+)
+
+from flair_munch.embeddings.builder import WORD_VECTORS_FILE, lm_file
+from flair_munch.embeddings.errors import EmbeddingsUnavailableError
+from flair_munch.embeddings.summary import BUILD_JSON, BuildSummary
+
+EmbeddingsSpec = Union[str, Path, Sequence[Union[str, Path]]]
+
+DEFAULT_NAMES = ("default", "offline")
+WORD_SUFFIXES = (".kv", ".bin", ".gensim", ".txt")
+LM_SUFFIXES = (".pt",)
+
+OFFLINE_HINT = (
+    "Offline alternatives: 'default' (the shipped set: word vectors + forward/backward character "
+    "LMs trained on the biomedical training corpora), or build your own with "
+    "`flair-munch embeddings build --corpora ... --out DIR` and pass DIR."
+)
+
+T = TypeVar("T")
+
+
+def default_embeddings_dir() -> Path:
+    """Folder of the shipped offline set (``<resources>/embeddings/default``)."""
+    from flair_munch.resources import resources_dir
+
+    return resources_dir() / "embeddings" / "default"
+
+
+def _download(item: str, make: Callable[[], T]) -> T:
+    """Builds named embeddings; any failure is reported as needing a download.
+
+    Offline failures surface as many types (requests / huggingface_hub / OSError /
+    ValueError from Flair), so everything is caught; the cause stays chained.
+    """
+    try:
+        return make()
+    except EmbeddingsUnavailableError:
+        raise
+    except Exception as exc:
+        raise EmbeddingsUnavailableError(
+            f"Embeddings {item!r} need a download (or a local cache), which failed: "
+            f"{type(exc).__name__}: {exc}. {OFFLINE_HINT}"
+        ) from exc
+
+
+def _from_build_dir(folder: Path) -> StackedEmbeddings:
+    """Stacks the word vectors and every character LM listed in the folder's build.json."""
+    summary = BuildSummary.load(folder)
+    parts: list[TokenEmbeddings] = [WordEmbeddings(str(folder / WORD_VECTORS_FILE))]
+    parts += [FlairEmbeddings(str(folder / lm_file(direction))) for direction in summary.lm]
+    return StackedEmbeddings(parts)
+
+
+def _from_path(path: Path, item: str) -> TokenEmbeddings:
+    path = path.expanduser().resolve()
+    if not path.exists():
+        raise EmbeddingsUnavailableError(f"Embeddings path {item!r} ({path}) does not exist. {OFFLINE_HINT}")
+    if path.is_dir():
+        if not (path / BUILD_JSON).is_file():
+            raise EmbeddingsUnavailableError(
+                f"Embeddings folder {path} has no {BUILD_JSON}: it is not a built embeddings set. {OFFLINE_HINT}"
+            )
+        return _from_build_dir(path)
+    if path.suffix in LM_SUFFIXES:
+        return FlairEmbeddings(str(path))
+    if path.suffix in WORD_SUFFIXES:
+        # Always a full path: Flair reads short strings ('glove', 'en', ...) as download names.
+        return WordEmbeddings(str(path))
+    raise ValueError(f"Unknown embeddings file type {path.suffix!r} for {path}; use .pt, {', '.join(WORD_SUFFIXES)}")
+
+
+def _looks_like_path(item: str) -> bool:
+    return "/" in item or "\\" in item or item.endswith(LM_SUFFIXES + WORD_SUFFIXES) or Path(item).exists()
+
+
+def _load_one(item: Union[str, Path]) -> TokenEmbeddings:
+    if isinstance(item, Path):
+        return _from_path(item, str(item))
+    text = item.strip()
+    if text.lower() in DEFAULT_NAMES:
+        folder = default_embeddings_dir()
+        if not (folder / BUILD_JSON).is_file():
+            raise EmbeddingsUnavailableError(
+                f"The shipped 'default' embeddings are not built in {folder}. Build them with "
+                "`python resources/build_default_embeddings.py` (or `flair-munch embeddings build "
+                "--corpora ... --out DIR` and pass DIR)."
+            )
+        return _from_build_dir(folder)
+    kind, sep, name = text.partition(":")
+    if sep and kind in ("word", "transformer"):
+        if not name:
+            raise ValueError(f"Empty name in embeddings spec {item!r}")
+        if _looks_like_path(name):
+            local = Path(name).expanduser().resolve()
+            if kind == "word":
+                return _from_path(local, item)
+            if not local.exists():
+                raise EmbeddingsUnavailableError(f"Transformer path {name!r} does not exist. {OFFLINE_HINT}")
+            return TransformerWordEmbeddings(str(local), fine_tune=False)
+        if kind == "word":
+            return _download(item, lambda: WordEmbeddings(name))
+        return _download(item, lambda: TransformerWordEmbeddings(name, fine_tune=False))
+    if _looks_like_path(text):
+        return _from_path(Path(text), item)
+    return _download(item, lambda: _flair_named(text))
+
+
+def _flair_named(name: str) -> FlairEmbeddings:
+    """Flair's named character LMs; an unknown name is a user error, not a failed download."""
+    try:
+        return FlairEmbeddings(name)
+    except ValueError as exc:
+        if "is not available" not in str(exc):
+            raise
+        raise EmbeddingsUnavailableError(
+            f"Unknown embeddings {name!r}: not a Flair embeddings name, a 'word:' or 'transformer:' "
+            f"spec, nor an existing path. {OFFLINE_HINT}"
+        ) from exc
+
+
+def load_embeddings(spec: EmbeddingsSpec) -> TokenEmbeddings:
+    """Loads token embeddings from a spec; a list of several items is stacked.
+
+    Items: ``"default"``/``"offline"`` (shipped set); a folder with build.json; a ``.pt``
+    character LM; a ``.kv``/``.bin``/``.gensim``/``.txt`` word-vector file; a Flair name such
+    as ``"pubmed-forward"``; ``"word:<name>"`` (e.g. ``"word:pubmed"``); and
+    ``"transformer:<hf-name-or-dir>"`` (frozen). Items that need a download and cannot get
+    it, and missing paths, raise ``EmbeddingsUnavailableError``.
+    """
+    items = [spec] if isinstance(spec, (str, Path)) else list(spec)
+    if not items:
+        raise ValueError("Empty embeddings spec")
+    loaded = [_load_one(item) for item in items]
+    return loaded[0] if len(loaded) == 1 else StackedEmbeddings(loaded)

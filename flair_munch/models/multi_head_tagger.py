@@ -1,0 +1,378 @@
+"""BiLSTM-CRF with shared embeddings and BiLSTM and one CRF head per corpus (MUNCHABLES, SPEC 1.1)."""
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import flair
+import flair.nn
+from flair.data import Dictionary, MultiCorpus, Sentence, get_spans_from_bio
+from flair.datasets import DataLoader, FlairDatapointDataset
+from flair.embeddings import TokenEmbeddings
+from flair.models import SequenceTagger
+from flair.training_utils import Result, store_embeddings
+
+from flair_munch.corpora.conll import CORPUS_LABEL_TYPE
+from flair_munch.corpora.spans import span_tags
+from flair_munch.evaluation.span_metrics import span_scores
+from flair_munch.models.tagging_head import TaggingHead, span_tag_dictionary
+
+log = logging.getLogger("flair_munch")
+
+PREDICTED = "predicted"
+
+
+class MultiHeadTagger(flair.nn.Classifier[Sentence]):
+    """Flair's SequenceTagger with the output layer split into one head per corpus.
+
+    Embeddings, reprojection and BiLSTM are one set of modules shared by every corpus; each
+    head is a linear layer and a CRF over that corpus's own tags. With a single head the model is
+    the same as ``SequenceTagger`` (same layers, defaults, initialisation order and loss).
+    A sentence is scored by the head named in its ``corpus`` label, so a batch may mix corpora.
+    """
+
+    def __init__(
+        self,
+        embeddings: TokenEmbeddings,
+        tag_dictionaries: dict[str, Dictionary],
+        tag_type: str = "ner",
+        entity_types: Optional[dict[str, str]] = None,
+        tag_format: str = "BIOES",
+        hidden_size: int = 256,
+        rnn_layers: int = 1,
+        rnn_type: str = "LSTM",
+        bidirectional: bool = True,
+        reproject_embeddings: bool = True,
+        dropout: float = 0.0,
+        word_dropout: float = 0.05,
+        locked_dropout: float = 0.5,
+        init_from_state_dict: bool = False,
+    ) -> None:
+        """Builds the shared encoder and one head per entry of ``tag_dictionaries``.
+
+        Args:
+            embeddings: token embeddings shared by all heads (frozen unless they fine-tune themselves).
+            tag_dictionaries: per head name, the dictionary of entity types (span labels) of that corpus,
+                as ``corpus.make_label_dictionary("ner")`` gives it.
+            tag_type: the label type of the gold spans.
+            entity_types: per head name, the corpus's NE class (e.g. "Disease"), kept for schedules
+                that order auxiliary corpora by type.
+            tag_format: "BIOES" (Flair's default) or "BIO" encoding of spans as CRF tags.
+        """
+        super().__init__()
+        if not tag_dictionaries:
+            raise ValueError("MultiHeadTagger needs at least one head (one tag dictionary per corpus)")
+        self.tag_type = tag_type
+        self.tag_format = tag_format.upper()
+        self.embeddings = embeddings
+        self.hidden_size = hidden_size
+        self.rnn_layers = rnn_layers
+        self.rnn_type = rnn_type
+        self.bidirectional = bidirectional
+        self.reproject_embeddings = reproject_embeddings
+        self.use_dropout = dropout
+        self.use_word_dropout = word_dropout
+        self.use_locked_dropout = locked_dropout
+
+        # modules are created in SequenceTagger's order, so one seed gives both models the same weights
+        if dropout > 0.0:
+            self.dropout = torch.nn.Dropout(dropout)
+        if word_dropout > 0.0:
+            self.word_dropout = flair.nn.WordDropout(word_dropout)
+        if locked_dropout > 0.0:
+            self.locked_dropout = flair.nn.LockedDropout(locked_dropout)
+        embedding_dim = embeddings.embedding_length
+        if reproject_embeddings:
+            self.embedding2nn = torch.nn.Linear(embedding_dim, embedding_dim)
+        self.rnn = SequenceTagger.RNN(rnn_type, rnn_layers, hidden_size, bidirectional, rnn_input_dim=embedding_dim)
+
+        entity_types = entity_types or {}
+        encoded_size = hidden_size * (2 if bidirectional else 1)
+        self.heads = torch.nn.ModuleDict()
+        for name, dictionary in tag_dictionaries.items():
+            tags = dictionary if init_from_state_dict else span_tag_dictionary(dictionary, self.tag_format)
+            self.heads[name] = TaggingHead(
+                tags, encoded_size, self.tag_format, entity_types.get(name), init_from_state_dict
+            )
+        self.to(flair.device)
+
+    @classmethod
+    def from_corpora(cls, embeddings: TokenEmbeddings, corpora, tag_type: str = "ner", **kwargs) -> "MultiHeadTagger":
+        """One head per corpus; ``corpora`` is a list of named corpora or a dict ``{head name: Corpus}``."""
+        if isinstance(corpora, dict):
+            named = corpora
+        else:
+            named = OrderedDict((corpus.name, corpus) for corpus in corpora)
+            if len(named) != len(corpora):
+                raise ValueError(f"corpus names must be unique to name the heads, got {[c.name for c in corpora]}")
+        dictionaries = {name: corpus.make_label_dictionary(tag_type, add_unk=False) for name, corpus in named.items()}
+        entity_types = {name: getattr(corpus, "entity_type", None) for name, corpus in named.items()}
+        return cls(embeddings, dictionaries, tag_type=tag_type, entity_types=entity_types, **kwargs)
+
+    @property
+    def label_type(self) -> str:
+        return self.tag_type
+
+    @property
+    def head_names(self) -> list[str]:
+        return list(self.heads.keys())
+
+    def head_of(self, sentence: Sentence) -> str:
+        """The head that scores ``sentence``: its ``corpus`` label, or the only head there is."""
+        labels = sentence.get_labels(CORPUS_LABEL_TYPE)
+        if labels:
+            name = labels[0].value
+            if name not in self.heads:
+                raise KeyError(f"sentence is from corpus {name!r}, but the model's heads are {self.head_names}")
+            return name
+        if len(self.heads) == 1:
+            return self.head_names[0]
+        raise ValueError(
+            f"sentence has no '{CORPUS_LABEL_TYPE}' label and the model has several heads {self.head_names}: "
+            "load it with flair_munch.load_corpus or pass head=NAME"
+        )
+
+    # ----- the shared encoder -----
+
+    def encode(self, sentences: list[Sentence]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embeds ``sentences`` (sorted longest first) once and runs the shared layers: the input of every head."""
+        self.embeddings.embed(sentences)
+        lengths = torch.tensor([len(sentence) for sentence in sentences], dtype=torch.long)
+        names = self.embeddings.get_names()
+        longest = int(lengths.max())
+        dim = self.embeddings.embedding_length
+        padding = torch.zeros(dim * longest, dtype=self.rnn.weight_ih_l0.dtype, device=flair.device)
+        parts = []
+        for sentence in sentences:
+            parts += [emb for token in sentence for emb in token.get_each_embedding(names)]
+            if len(sentence) < longest:
+                parts.append(padding[: dim * (longest - len(sentence))])
+        tensor = torch.cat(parts).view(len(sentences), longest, dim)
+
+        if self.use_dropout:
+            tensor = self.dropout(tensor)
+        if self.use_word_dropout:
+            tensor = self.word_dropout(tensor)
+        if self.use_locked_dropout:
+            tensor = self.locked_dropout(tensor)
+        if self.reproject_embeddings:
+            tensor = self.embedding2nn(tensor)
+        packed = pack_padded_sequence(tensor, lengths, batch_first=True)
+        tensor, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+        if self.use_dropout:
+            tensor = self.dropout(tensor)
+        if self.use_locked_dropout:
+            tensor = self.locked_dropout(tensor)
+        return tensor, lengths
+
+    def _groups(self, sentences: list[Sentence], head: Optional[str]) -> dict[str, list[int]]:
+        """Positions of the sentences each head scores, heads in model order."""
+        if head is not None:
+            if head not in self.heads:
+                raise KeyError(f"unknown head {head!r}; the model's heads are {self.head_names}")
+            return {head: list(range(len(sentences)))}
+        groups: dict[str, list[int]] = {name: [] for name in self.heads}
+        for i, sentence in enumerate(sentences):
+            groups[self.head_of(sentence)].append(i)
+        return {name: idx for name, idx in groups.items() if idx}
+
+    # ----- training -----
+
+    def forward_loss_per_head(self, sentences: list[Sentence]) -> dict[str, tuple[torch.Tensor, int]]:
+        """Per head: the summed CRF loss of its sentences in the batch and their token count.
+
+        The encoder runs once for the whole batch; schedules that weight corpora (MultiTask's mean)
+        combine these terms themselves.
+        """
+        sentences = sorted(sentences, key=len, reverse=True)
+        encoded, lengths = self.encode(sentences)
+        losses = {}
+        for name, idx in self._groups(sentences, None).items():
+            group = [sentences[i] for i in idx]
+            index = torch.tensor(idx, dtype=torch.long, device=encoded.device)
+            head = self.heads[name]
+            scores = head(encoded.index_select(0, index), lengths[idx])
+            losses[name] = (head.loss(scores, group, self.tag_type), sum(len(s) for s in group))
+        return losses
+
+    def forward_loss(self, sentences: list[Sentence]) -> tuple[torch.Tensor, int]:
+        """Summed CRF loss of the batch, each sentence scored by its own corpus's head (as SequenceTagger)."""
+        sentences = [sentence for sentence in sentences if len(sentence) > 0]
+        if not sentences:
+            return torch.tensor(0.0, device=flair.device, requires_grad=True), 0
+        per_head = self.forward_loss_per_head(sentences)
+        loss = sum(term for term, _ in per_head.values())
+        return loss, sum(count for _, count in per_head.values())
+
+    # ----- inference -----
+
+    def predict(
+        self,
+        sentences: Union[list[Sentence], Sentence],
+        mini_batch_size: int = 32,
+        return_probabilities_for_all_classes: bool = False,
+        verbose: bool = False,
+        label_name: Optional[str] = None,
+        return_loss: bool = False,
+        embedding_storage_mode: str = "none",
+        head: Optional[str] = None,
+    ):
+        """Adds predicted spans (label ``label_name``, default the tag type) to each sentence.
+
+        Args:
+            head: the head that tags every sentence; ``None`` lets each sentence use its own corpus's head.
+            return_loss: also return (summed loss, token count), as Flair's taggers do.
+        """
+        label_name = label_name or self.tag_type
+        if not isinstance(sentences, list):
+            sentences = [sentences]
+        sentences = [sentence for sentence in sentences if len(sentence) > 0]
+        total_loss = torch.zeros(1, device=flair.device)
+        total_count = 0
+        if not sentences:
+            return (total_loss, total_count) if return_loss else None
+        Sentence.set_context_for_sentences(sentences)
+        ordered = sorted(sentences, key=len, reverse=True)
+        loader = DataLoader(FlairDatapointDataset(ordered), batch_size=mini_batch_size)
+        if verbose:
+            from tqdm import tqdm
+
+            loader = tqdm(loader, desc="predicting")
+        with torch.no_grad():
+            for batch in loader:
+                encoded, lengths = self.encode(batch)
+                for name, idx in self._groups(batch, head).items():
+                    group = [batch[i] for i in idx]
+                    index = torch.tensor(idx, dtype=torch.long, device=encoded.device)
+                    tagging_head = self.heads[name]
+                    scores = tagging_head(encoded.index_select(0, index), lengths[idx])
+                    if return_loss:
+                        total_loss += tagging_head.loss(scores, group, self.tag_type)
+                        total_count += sum(len(s) for s in group)
+                    paths, distributions = tagging_head.decode(scores, group, return_probabilities_for_all_classes)
+                    for sentence, path in zip(group, paths):
+                        sentence.remove_labels(label_name)
+                        tags = [tag for tag, _ in path]
+                        for token_ids, score, value in get_spans_from_bio(tags, [s for _, s in path]):
+                            sentence[token_ids[0] : token_ids[-1] + 1].add_label(label_name, value, score)
+                    for sentence, sentence_distributions in zip(group, distributions):
+                        for token, token_distribution in zip(sentence.tokens, sentence_distributions):
+                            token.add_tags_proba_dist(label_name, token_distribution)
+                store_embeddings(batch, storage_mode=embedding_storage_mode)
+        return (total_loss, total_count) if return_loss else None
+
+    def evaluate(
+        self,
+        data_points,
+        gold_label_type: Optional[str] = None,
+        out_path: Optional[Union[str, Path]] = None,
+        embedding_storage_mode: str = "none",
+        mini_batch_size: int = 32,
+        main_evaluation_metric: tuple[str, str] = ("micro avg", "f1-score"),
+        exclude_labels: Optional[list[str]] = None,
+        gold_label_dictionary: Optional[Dictionary] = None,
+        return_loss: bool = True,
+        head: Optional[str] = None,
+        **kwargs,
+    ) -> Result:
+        """Exact-span micro P/R/F1 (seqeval strict, as conlleval) of one head, or of each sentence's own head.
+
+        ``out_path`` receives the predictions in CoNLL form: token, gold tag, predicted tag.
+        """
+        gold_label_type = gold_label_type or self.tag_type
+        sentences = [s for s in data_points if len(s) > 0]
+        loss, count = self.predict(
+            sentences,
+            mini_batch_size=mini_batch_size,
+            label_name=PREDICTED,
+            return_loss=return_loss,
+            embedding_storage_mode=embedding_storage_mode,
+            head=head,
+        ) or (torch.zeros(1), 0)
+        excluded = set(exclude_labels or [])
+
+        def tags_of(sentence: Sentence, label_type: str) -> list[str]:
+            tags = span_tags(sentence, label_type, "BIO")
+            return ["O" if tag != "O" and tag[2:] in excluded else tag for tag in tags]
+
+        gold = [tags_of(s, gold_label_type) for s in sentences]
+        predicted = [tags_of(s, PREDICTED) for s in sentences]
+        per_head = {}
+        if head is None and len(self.heads) > 1:
+            for name, idx in self._groups(sentences, None).items():
+                per_head[name] = span_scores([gold[i] for i in idx], [predicted[i] for i in idx]).as_dict()
+        if out_path is not None:
+            from flair_munch.corpora.conll import write_conll
+
+            rows = [[(t.text, g, p) for t, g, p in zip(s.tokens, gs, ps)] for s, gs, ps in zip(sentences, gold, predicted)]
+            write_conll(out_path, rows)
+        for sentence in sentences:
+            sentence.remove_labels(PREDICTED)
+
+        scores = span_scores(gold, predicted)
+        detailed = scores.format()
+        for name, head_scores in per_head.items():
+            detailed += f"\nhead {name}: f1 {head_scores['f1']:.4f}"
+        result_scores = {
+            "loss": float(loss) / max(count, 1),
+            "micro avg precision": scores.precision,
+            "micro avg recall": scores.recall,
+            "micro avg f1": scores.f1,
+            "per_head": per_head,
+        }
+        report = {"micro avg": {"precision": scores.precision, "recall": scores.recall, "f1-score": scores.f1}}
+        return Result(main_score=scores.f1, detailed_results=detailed, classification_report=report, scores=result_scores)
+
+    # ----- saving and loading -----
+
+    def _get_state_dict(self) -> dict:
+        return {
+            **super()._get_state_dict(),
+            "embeddings": self.embeddings.save_embeddings(use_state_dict=False),
+            "tag_dictionaries": {name: head.label_dictionary for name, head in self.heads.items()},
+            "entity_types": {name: head.entity_type for name, head in self.heads.items()},
+            "tag_type": self.tag_type,
+            "tag_format": self.tag_format,
+            "hidden_size": self.hidden_size,
+            "rnn_layers": self.rnn_layers,
+            "rnn_type": self.rnn_type,
+            "bidirectional": self.bidirectional,
+            "reproject_embeddings": self.reproject_embeddings,
+            "dropout": self.use_dropout,
+            "word_dropout": self.use_word_dropout,
+            "locked_dropout": self.use_locked_dropout,
+        }
+
+    @classmethod
+    def _init_model_with_state_dict(cls, state: dict, **kwargs) -> "MultiHeadTagger":
+        settings = (
+            "tag_type tag_format hidden_size rnn_layers rnn_type bidirectional "
+            "reproject_embeddings dropout word_dropout locked_dropout entity_types"
+        ).split()
+        return super()._init_model_with_state_dict(
+            state,
+            embeddings=state["embeddings"],
+            tag_dictionaries=state["tag_dictionaries"],
+            init_from_state_dict=True,
+            **{key: state[key] for key in settings},
+            **kwargs,
+        )
+
+    @classmethod
+    def load(cls, model_path) -> "MultiHeadTagger":
+        from typing import cast
+
+        return cast("MultiHeadTagger", super().load(model_path=model_path))
+
+    def __str__(self) -> str:
+        heads = ", ".join(f"{name} ({len(head.entity_labels)} types)" for name, head in self.heads.items())
+        return f"MultiHeadTagger(heads: {heads}; shared: {self.embeddings.name} -> BiLSTM {self.hidden_size})"
+
+
+def corpus_for_heads(corpora: list) -> MultiCorpus:
+    """One Flair corpus over several named corpora, for Flair's own trainer; sentences keep their ``corpus`` label."""
+    return MultiCorpus(corpora, [corpus.name for corpus in corpora], sample_missing_splits=False)
