@@ -6,8 +6,31 @@ from flair_munch.corpora import BIOMEDICAL_CORPORA, REGISTRY, NamedCorpus, load_
 from flair_munch.embeddings import build_embeddings, load_embeddings  # noqa: E402
 from flair_munch.evaluation import span_scores  # noqa: E402
 from flair_munch.models import MultiHeadTagger, corpus_for_heads  # noqa: E402
+from flair_munch.training import (  # noqa: E402
+    AuxiliaryTrainer,
+    MultiTask,
+    MunchConc,
+    MunchIter,
+    MunchStack,
+    SingleAux,
+    SingleAuxBest,
+    SingleTask,
+    TrainingResult,
+    train,
+    train_multi_corpus,
+)
 
 __all__ = [
+    "AuxiliaryTrainer",
+    "MultiTask",
+    "MunchConc",
+    "MunchIter",
+    "MunchStack",
+    "SingleAux",
+    "SingleAuxBest",
+    "SingleTask",
+    "TrainingResult",
+    "train",
     "BIOMEDICAL_CORPORA",
     "REGISTRY",
     "MultiHeadTagger",
@@ -17,4 +40,5 @@ __all__ = [
     "load_corpus",
     "load_embeddings",
     "span_scores",
+    "train_multi_corpus",
 ]

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import flair
-from flair.data import Sentence
+from flair.data import Corpus, Sentence
 from flair.models import SequenceTagger
 from flair.trainers import ModelTrainer
+from flair.training_utils import store_embeddings
 
 from flair_munch.corpora import load_corpus
 from flair_munch.models import MultiHeadTagger
@@ -46,24 +47,32 @@ def test_single_head_is_sequence_tagger(sample_corpora, default_embeddings):
     assert spans(sentences) == spans(twins)
 
 
-def test_single_head_trains_like_sequence_tagger(sample_corpora, default_embeddings, tmp_path):
-    """Trained with Flair's own ModelTrainer, same seed: the dev F1 of both models agrees."""
-    corpus = sample_corpora[0]
-    scores = {}
+def test_single_head_trains_like_sequence_tagger(default_embeddings, tmp_path):
+    """Trained by Flair's own ModelTrainer with the same seed, both models follow the same trajectory.
+
+    The corpus has no dev split, so that nothing but training draws random numbers (Flair's
+    ``evaluate`` creates one DataLoader per batch, and each draws a seed from torch's generator).
+    """
+    full = load_corpus("ncbi-disease", samples=True)
+    corpus = Corpus(train=full.train, dev=None, test=full.dev, sample_missing_splits=False)
+    scores, losses = {}, {}
     for name in ("flair", "ours"):
         flair.set_seed(11)
         model = (
-            SequenceTagger(default_embeddings, corpus.make_label_dictionary("ner"), "ner")
+            SequenceTagger(default_embeddings, full.make_label_dictionary("ner"), "ner")
             if name == "flair"
-            else MultiHeadTagger.from_corpora(default_embeddings, [corpus])
+            else MultiHeadTagger.from_corpora(default_embeddings, [full])
         )
         ModelTrainer(model, corpus).train(
-            tmp_path / name, max_epochs=4, mini_batch_size=16, embeddings_storage_mode="none",
-            save_final_model=False, create_file_logs=False, create_loss_file=False,
+            tmp_path / name, max_epochs=4, mini_batch_size=8, embeddings_storage_mode="cpu",
+            save_final_model=False, create_file_logs=False,
         )
-        scores[name] = model.evaluate(corpus.dev, gold_label_type="ner").main_score
-    assert scores["ours"] > 0.2
-    assert scores["ours"] == pytest.approx(scores["flair"], abs=0.02)
+        losses[name] = [line.split("\t")[3] for line in (tmp_path / name / "loss.tsv").read_text().splitlines()[1:]]
+        scores[name] = model.evaluate(full.dev, gold_label_type="ner").main_score
+    assert len(losses["ours"]) == 4
+    assert [float(x) for x in losses["ours"]] == pytest.approx([float(x) for x in losses["flair"]], rel=1e-4)
+    assert scores["ours"] == pytest.approx(scores["flair"], abs=1e-6)
+    assert scores["ours"] > 0.25
 
 
 def test_mixed_batch_is_scored_by_each_sentence_s_own_head(sample_corpora, default_embeddings):
@@ -99,22 +108,23 @@ def test_two_heads_learn_and_share_the_encoder(sample_corpora, default_embedding
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     train = [s for corpus in sample_corpora for s in corpus.train]
     epoch_losses = []
-    for _ in range(8):
+    for _ in range(10):
         total, tokens = 0.0, 0
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(len(epoch_losses))).tolist()
-        for start in range(0, len(order), 16):
-            batch = [train[i] for i in order[start : start + 16]]
+        for start in range(0, len(order), 8):
+            batch = [train[i] for i in order[start : start + 8]]
             loss, count = model.forward_loss(batch)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
+            store_embeddings(batch, "cpu")
             total, tokens = total + loss.item(), tokens + count
         epoch_losses.append(total / tokens)
-    assert epoch_losses[-1] < 0.5 * epoch_losses[0]
+    assert epoch_losses[-1] < 0.3 * epoch_losses[0]
     for corpus in sample_corpora:
         f1 = model.evaluate(corpus.train, head=corpus.name).main_score
-        assert f1 > 0.5, (corpus.name, f1)
+        assert f1 > 0.3, (corpus.name, f1)
 
 
 def test_a_step_on_one_corpus_moves_the_shared_encoder_not_the_other_head(sample_corpora, default_embeddings):
@@ -146,7 +156,8 @@ def test_save_load_round_trip_predicts_identically_and_stays_shared(sample_corpo
 
     assert loaded.head_names == model.head_names
     assert sum(p.numel() for p in loaded.parameters()) == sum(p.numel() for p in model.parameters())
-    assert [k for k in loaded.state_dict() if "rnn.weight_ih_l0" in k] == ["rnn.weight_ih_l0"]
+    assert [k for k in loaded.state_dict() if k.startswith("rnn.")] == [k for k in model.state_dict() if k.startswith("rnn.")]
+    assert not [k for k in loaded.state_dict() if k.startswith("heads.") and ".rnn." in k]  # no per-head encoder
     for name in model.head_names:
         assert loaded.heads[name].label_dictionary.get_items() == model.heads[name].label_dictionary.get_items()
         assert loaded.heads[name].entity_type == model.heads[name].entity_type

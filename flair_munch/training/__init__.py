@@ -1,5 +1,40 @@
-"""Training loops and schedules."""
+"""Training: the one loop (AuxiliaryTrainer), its schedules, convergence and run folders."""
 
+from flair_munch.training.batch_stream import BatchStream
+from flair_munch.training.convergence import AnnealOnTrainLoss
 from flair_munch.training.multi_corpus import train_multi_corpus
+from flair_munch.training.result import TrainingResult
+from flair_munch.training.schedules import (
+    SCHEDULES,
+    MultiTask,
+    MunchConc,
+    MunchIter,
+    MunchStack,
+    Schedule,
+    SingleAux,
+    SingleAuxBest,
+    SingleTask,
+    Stage,
+    Step,
+)
+from flair_munch.training.trainer import AuxiliaryTrainer, train
 
-__all__ = ["train_multi_corpus"]
+__all__ = [
+    "SCHEDULES",
+    "AnnealOnTrainLoss",
+    "AuxiliaryTrainer",
+    "BatchStream",
+    "MultiTask",
+    "MunchConc",
+    "MunchIter",
+    "MunchStack",
+    "Schedule",
+    "SingleAux",
+    "SingleAuxBest",
+    "SingleTask",
+    "Stage",
+    "Step",
+    "TrainingResult",
+    "train",
+    "train_multi_corpus",
+]

@@ -1,0 +1,62 @@
+"""Mini-batches of one corpus (or one pool of corpora): a shuffled stream that restarts when exhausted."""
+
+import zlib
+from typing import Sequence
+
+import torch
+from flair.data import Sentence
+
+
+def stable_seed(seed: int, key: str) -> int:
+    """A seed for ``key`` that does not depend on Python's randomised ``hash``."""
+    return (seed * 1_000_003 + zlib.crc32(key.encode("utf-8"))) % (2**63)
+
+
+class BatchStream:
+    """``extract(D)`` of SPEC 1.2: the next mini-batch of D, reshuffling D after each full pass.
+
+    A pass ends with a short batch when ``len(D)`` is not a multiple of the batch size, so
+    ``ceil(len(D) / batch_size)`` draws are exactly one pass (one epoch of SingleTask). The stream
+    owns its random generator, so its order does not depend on what other streams or dropout draw,
+    and its state can be checkpointed and restored.
+    """
+
+    def __init__(self, sentences: Sequence[Sentence], batch_size: int, seed: int, key: str) -> None:
+        if not sentences:
+            raise ValueError(f"cannot draw batches from {key!r}: it has no training sentences")
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.sentences = list(sentences)
+        self.batch_size = batch_size
+        self.key = key
+        self.generator = torch.Generator().manual_seed(stable_seed(seed, key))
+        self.order: list[int] = []
+        self.position = 0
+        self.passes = 0
+
+    def __len__(self) -> int:
+        """Batches in one pass."""
+        return -(-len(self.sentences) // self.batch_size)
+
+    def next(self) -> list[Sentence]:
+        if self.position >= len(self.order):
+            self.order = torch.randperm(len(self.sentences), generator=self.generator).tolist()
+            self.position = 0
+            self.passes += 1
+        indices = self.order[self.position : self.position + self.batch_size]
+        self.position += len(indices)
+        return [self.sentences[i] for i in indices]
+
+    def state_dict(self) -> dict:
+        return {
+            "generator": self.generator.get_state(),
+            "order": list(self.order),
+            "position": self.position,
+            "passes": self.passes,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.order = list(state["order"])
+        self.position = state["position"]
+        self.passes = state["passes"]

@@ -1,0 +1,74 @@
+"""The order in which MUNCH-Iter and MUNCH-Stack visit the auxiliary corpora (SPEC 1.2)."""
+
+import random
+from collections import Counter
+from typing import Optional, Sequence, Union
+
+ORDERS = ("random-alternating", "dev-sorted", "given")
+AuxOrder = Union[str, Sequence[str]]
+
+
+def _can_arrange(counts: Counter, forbidden_first: Optional[str]) -> bool:
+    """Can items with these type counts be lined up with no equal types adjacent (and not starting with one)?"""
+    total = sum(counts.values())
+    if total == 0:
+        return True
+    most = max(counts.values())
+    if most > (total + 1) // 2:
+        return False
+    if forbidden_first is not None and counts[forbidden_first] == (total + 1) // 2 and total % 2 == 1:
+        return False  # that type would have to fill every other slot, starting with the first
+    return True
+
+
+def type_alternating_order(aux: Sequence[str], entity_types: dict[str, str], seed: int) -> list[str]:
+    """A seeded random permutation of ``aux`` in which no two neighbours share an entity type.
+
+    Built position by position, choosing uniformly among the corpora that keep the rest
+    arrangeable, so every valid order can come out.
+    """
+    types = {name: entity_types.get(name) or name for name in aux}
+    counts = Counter(types.values())
+    if not _can_arrange(counts, None):
+        worst, n = counts.most_common(1)[0]
+        raise ValueError(
+            f"no order of the auxiliary corpora {list(aux)} keeps equal entity types apart: {n} of {len(aux)} "
+            f"have type {worst!r} (at most {(len(aux) + 1) // 2} can). Use aux order 'dev-sorted', 'given' "
+            "or an explicit list."
+        )
+    rng = random.Random(seed)
+    remaining = sorted(aux)
+    order: list[str] = []
+    previous: Optional[str] = None
+    while remaining:
+        choices = []
+        for name in remaining:
+            if types[name] == previous:
+                continue
+            after = counts.copy()
+            after[types[name]] -= 1
+            if _can_arrange(after, types[name]):
+                choices.append(name)
+        pick = rng.choice(choices)
+        order.append(pick)
+        remaining.remove(pick)
+        counts[types[pick]] -= 1
+        previous = types[pick]
+    return order
+
+
+def resolve_order(order: AuxOrder, ctx) -> list[str]:
+    """The concrete order for ``ctx.aux``: by name, or an explicit permutation of the aux corpora."""
+    if not isinstance(order, str):
+        given = list(order)
+        if sorted(given) != sorted(ctx.aux):
+            raise ValueError(f"aux order {given} must list each auxiliary corpus {sorted(ctx.aux)} exactly once")
+        return given
+    if order == "random-alternating":
+        return type_alternating_order(ctx.aux, ctx.entity_types, ctx.seed)
+    if order == "dev-sorted":
+        f1 = {name: ctx.single_aux_dev_f1(name) for name in ctx.aux}
+        return sorted(ctx.aux, key=lambda name: (f1[name], name))  # most helpful last
+    if order == "given":
+        return list(ctx.aux)
+    raise ValueError(f"unknown aux order {order!r}; choose one of {', '.join(ORDERS)} or a list of corpus names")

@@ -1,0 +1,349 @@
+"""The one training loop under every schedule (SPEC 1.2-1.3).
+
+A schedule plans which corpus's batch comes at each step; ``AuxiliaryTrainer`` does the rest:
+one shuffled batch stream per corpus, SGD steps, annealing on the target's training loss,
+target dev evaluation, atomic epoch checkpoints and the run's output files. Trainer plugins
+(Flair's ``TrainerPlugin``) can hook into its events.
+"""
+
+import copy
+import hashlib
+import json
+import logging
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import flair
+from flair.trainers.plugins.base import Pluggable
+from flair.training_utils import store_embeddings
+
+from flair_munch.models.multi_head_tagger import MultiHeadTagger
+from flair_munch.training.batch_stream import BatchStream
+from flair_munch.training.convergence import AnnealOnTrainLoss
+from flair_munch.training.result import TrainingResult
+from flair_munch.training.run_directory import RunDirectory
+from flair_munch.training.schedules import Schedule, SingleAux, SingleTask, Stage
+
+log = logging.getLogger("flair_munch")
+
+FINAL_MODELS = ("last", "best-dev")
+
+
+class AuxiliaryTrainer(Pluggable):
+    """Trains a ``MultiHeadTagger`` for one target corpus under a schedule.
+
+    Every run starts from the weights the model had when the trainer was made, so runs of
+    different schedules (and the SingleAux runs that selection and dev-sorted orders need) are
+    comparable. SingleAux runs on train only are cached under ``cache_dir`` by their settings and
+    never trained twice.
+    """
+
+    valid_events = {
+        "after_setup", "before_training_epoch", "after_training_batch", "after_training_epoch", "after_training",
+    }
+
+    def __init__(self, model: MultiHeadTagger, corpora, cache_dir: Union[str, Path, None] = None, plugins=()) -> None:
+        super().__init__(plugins=list(plugins))
+        self.model = model
+        self.corpora = dict(corpora) if isinstance(corpora, dict) else {c.name: c for c in corpora}
+        missing = [name for name in self.corpora if name not in model.heads]
+        if missing:
+            raise ValueError(f"the model has no head for corpora {missing}; its heads are {model.head_names}")
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.initial_state = copy.deepcopy(model.state_dict())
+
+    # ----- public entry point -----
+
+    def train(
+        self,
+        target: str,
+        aux: Optional[Sequence[str]] = None,
+        schedule: Optional[Schedule] = None,
+        base_path: Union[str, Path] = "runs/run",
+        learning_rate: float = 0.1,
+        mini_batch_size: int = 32,
+        max_epochs: int = 100,
+        patience: int = 4,
+        anneal_factor: float = 0.5,
+        min_learning_rate: float = 1e-4,
+        optimizer: str = "SGD",
+        max_grad_norm: Optional[float] = 5.0,
+        train_with_dev: bool = False,
+        final_model: str = "last",
+        evaluate_dev: bool = True,
+        embeddings_storage_mode: str = "cpu",
+        eval_batch_size: int = 64,
+        seed: int = 1,
+        progress: bool = True,
+    ) -> TrainingResult:
+        """Trains (or resumes, or reuses) one run and returns its result.
+
+        Args:
+            target: the corpus whose head is trained, evaluated and converged on.
+            aux: auxiliary corpora (default: every other corpus given to the trainer).
+            schedule: SingleTask (default), MultiTask, SingleAux, SingleAuxBest, MunchConc, MunchIter, MunchStack.
+            base_path: the run's folder: final-model.pt, metrics.json, history.{json,tsv}, test-predictions.conll.
+            max_epochs: upper bound on epochs per stage, besides convergence (lr < min_learning_rate).
+            train_with_dev: train on target train + dev (for test results, SPEC 1.3); no dev scores then.
+            final_model: "last" (end of training, the paper's choice) or "best-dev".
+        """
+        settings = {k: v for k, v in locals().items() if k not in ("self", "target", "aux", "schedule", "base_path")}
+        if target not in self.corpora:
+            raise KeyError(f"unknown target {target!r}; the trainer has corpora {list(self.corpora)}")
+        aux = [name for name in self.corpora if name != target] if aux is None else list(aux)
+        unknown = [name for name in aux if name not in self.corpora or name == target]
+        if unknown:
+            raise ValueError(f"auxiliary corpora {unknown} are not among the trainer's other corpora {list(self.corpora)}")
+        if final_model not in FINAL_MODELS:
+            raise ValueError(f"final_model must be one of {FINAL_MODELS}, not {final_model!r}")
+        if not hasattr(torch.optim, optimizer):
+            raise ValueError(f"unknown optimizer {optimizer!r}: use a class name of torch.optim, e.g. SGD, Adam, AdamW")
+        return _Run(self, target, aux, schedule or SingleTask(), Path(base_path), settings).execute()
+
+    # ----- cached SingleAux runs (SingleAux-best, dev-sorted order) -----
+
+    def _sub_run_path(self, run_dir: Path, schedule: Schedule, target: str, aux: list[str], settings: dict) -> Path:
+        root = self.cache_dir or run_dir.parent / "shared-runs"
+        run_id = _run_id(self, target, aux, schedule, settings)
+        return root / f"{schedule.name}_{target}_{'+'.join(aux)}_{run_id}"
+
+
+def _fingerprint(corpus) -> dict:
+    digest = hashlib.sha1()
+    sizes = {}
+    for split in ("train", "dev", "test"):
+        sentences = getattr(corpus, split) or []
+        sizes[split] = len(sentences)
+        for sentence in sentences:
+            digest.update(" ".join(t.text for t in sentence).encode("utf-8"))
+            digest.update(repr([(s.unlabeled_identifier, s.tag) for s in sentence.get_spans("ner")]).encode("utf-8"))
+    return {"sizes": sizes, "sha1": digest.hexdigest()[:16]}
+
+
+def _run_id(trainer: AuxiliaryTrainer, target: str, aux: list[str], schedule: Schedule, settings: dict) -> str:
+    """Deterministic id of a run: same corpora, model, schedule and settings -> same id."""
+    if not hasattr(trainer, "_fingerprints"):
+        trainer._fingerprints = {name: _fingerprint(c) for name, c in trainer.corpora.items()}
+    model = trainer.model
+    identity = {
+        "target": target,
+        "aux": aux,
+        "schedule": schedule.settings(),
+        "settings": {k: v for k, v in settings.items() if k not in ("progress", "eval_batch_size")},
+        "corpora": {name: trainer._fingerprints[name] for name in [target, *aux]},
+        "model": {"embeddings": model.embeddings.get_names(), "hidden": model.hidden_size, "heads": model.head_names},
+    }
+    return hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:12]
+
+
+def _static(embeddings) -> bool:
+    parts = getattr(embeddings, "embeddings", [embeddings])
+    return all(getattr(e, "static_embeddings", False) for e in parts)
+
+
+class _Run:
+    """One execution of ``AuxiliaryTrainer.train``: plan, (resume,) train stages, write outputs."""
+
+    def __init__(self, trainer, target, aux, schedule, run_dir, settings) -> None:
+        self.trainer, self.model = trainer, trainer.model
+        self.target, self.aux, self.schedule, self.settings = target, aux, schedule, settings
+        self.run_id = _run_id(trainer, target, aux, schedule, settings)
+        self.directory = RunDirectory(run_dir, self.run_id)
+        self.batch_size = settings["mini_batch_size"]
+        self.seed = settings["seed"]
+        self.entity_types = {name: getattr(c, "entity_type", None) or name for name, c in trainer.corpora.items()}
+        corpus = trainer.corpora[target]
+        self.target_train = list(corpus.train) + (list(corpus.dev) if settings["train_with_dev"] else [])
+        self.iterations = -(-len(self.target_train) // self.batch_size)
+        self.storage = settings["embeddings_storage_mode"] if _static(self.model.embeddings) else "none"
+
+    # --- PlanContext for the schedule ---
+
+    def train_size(self, name: str) -> int:
+        return len(self.target_train) if name == self.target else len(self.trainer.corpora[name].train)
+
+    def run(self, schedule: Schedule, aux: list[str], selection: Optional[dict] = None) -> TrainingResult:
+        """Another schedule's run with these settings (cached), reported as this run's result."""
+        path = self.trainer._sub_run_path(self.directory.path, schedule, self.target, aux, self.settings)
+        result = self.trainer.train(self.target, aux, schedule, path, **self.settings)
+        chosen = TrainingResult.from_dict({**result.to_dict(), "schedule": self.schedule.name, "run_id": self.run_id,
+                                           "run_dir": str(self.directory.path), "selection": selection})
+        self.directory.write_result(chosen)
+        return chosen
+
+    def single_aux_dev_f1(self, aux: str) -> float:
+        settings = {**self.settings, "train_with_dev": False, "evaluate_dev": True}
+        path = self.trainer._sub_run_path(self.directory.path, SingleAux(aux), self.target, [aux], settings)
+        result = self.trainer.train(self.target, [aux], SingleAux(aux), path, **settings)
+        return result.dev["f1"]
+
+    # --- the run ---
+
+    def execute(self) -> TrainingResult:
+        done = self.directory.finished()
+        if done is not None:
+            log.info("%s: finished run found in %s, reusing it", self.schedule.name, self.directory.path)
+            return done
+        plan = self.schedule.plan(self)
+        if isinstance(plan, TrainingResult):
+            return plan
+        return self._train(plan)
+
+    def _train(self, stages: list[Stage]) -> TrainingResult:
+        start = time.time()
+        self.model.load_state_dict(self.trainer.initial_state)
+        flair.set_seed(self.seed)
+        streams = {}
+        for stage in stages:
+            for step in stage.epoch:
+                if step.key not in streams:
+                    pool = [s for name in step.source for s in (
+                        self.target_train if name == self.target else self.trainer.corpora[name].train)]
+                    streams[step.key] = BatchStream(pool, self.batch_size, self.seed, step.key)
+        state = {"stage": 0, "history": [], "updates": Counter(), "stop_reasons": [], "seconds": 0.0, "best": None}
+        checkpoint = self.directory.load_checkpoint()
+        if checkpoint is not None:
+            log.info("resuming %s from %s (stage %d, epoch %d)", self.schedule.name, self.directory.checkpoint,
+                     checkpoint["stage"] + 1, checkpoint["convergence"]["epochs"] if checkpoint["convergence"] else 0)
+            self.model.load_state_dict(checkpoint["model"])
+            for key, stream_state in checkpoint["streams"].items():
+                streams[key].load_state_dict(stream_state)
+            torch.set_rng_state(checkpoint["rng"]["torch"])
+            random.setstate(checkpoint["rng"]["random"])
+            np.random.set_state(checkpoint["rng"]["numpy"])
+            state = {k: checkpoint[k] for k in state}
+            state["updates"] = Counter(state["updates"])
+        self.trainer.dispatch("after_setup", run=self, stages=stages)
+
+        for index in range(state["stage"], len(stages)):
+            stage = stages[index]
+            resume = checkpoint is not None and checkpoint["stage"] == index and checkpoint["convergence"] is not None
+            convergence = (
+                AnnealOnTrainLoss.from_state_dict(checkpoint["convergence"]) if resume else AnnealOnTrainLoss(
+                    self.settings["learning_rate"], self.settings["patience"], self.settings["anneal_factor"],
+                    self.settings["min_learning_rate"], self.settings["max_epochs"])
+            )
+            optimizer = getattr(torch.optim, self.settings["optimizer"])(
+                self.model.parameters(), lr=convergence.learning_rate)
+            if resume:
+                optimizer.load_state_dict(checkpoint["optimizer"])
+            while not convergence.converged:
+                epoch_start = time.time()
+                self.trainer.dispatch("before_training_epoch", epoch=convergence.epochs + 1, stage=stage.name)
+                losses, sentences = self._train_epoch(stage, streams, optimizer, state["updates"], convergence)
+                seconds = time.time() - epoch_start
+                target_loss = losses.get(self.target, float("nan"))
+                lr = convergence.step(target_loss)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                dev = self._evaluate_dev()
+                row = {"stage": stage.name, "epoch": convergence.epochs, "lr": lr, "target_loss": target_loss,
+                       "losses": losses, "dev_precision": dev and dev["precision"], "dev_recall": dev and dev["recall"],
+                       "dev_f1": dev and dev["f1"], "seconds": round(seconds, 3),
+                       "sentences_per_second": round(sentences / max(seconds, 1e-9), 1),
+                       "updates": state["updates"]["shared"]}
+                state["history"].append(row)
+                state["seconds"] += time.time() - epoch_start
+                if dev and self.settings["final_model"] == "best-dev" and (
+                        state["best"] is None or dev["f1"] > state["best"][0]):
+                    state["best"] = (dev["f1"], copy.deepcopy(self.model.state_dict()))
+                log.info("%s epoch %d: target loss %.4f, lr %.4g, dev F1 %s, %.1f s (%.0f sent/s)", stage.name,
+                         convergence.epochs, target_loss, lr, f"{dev['f1']:.4f}" if dev else "-", seconds,
+                         row["sentences_per_second"])
+                if convergence.converged:
+                    state["stop_reasons"].append(f"{stage.name}: {convergence.reason}")
+                    state["stage"] = index + 1
+                self.directory.save_checkpoint({
+                    **state, "updates": dict(state["updates"]), "model": self.model.state_dict(),
+                    "convergence": None if convergence.converged else convergence.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "streams": {key: s.state_dict() for key, s in streams.items()},
+                    "rng": {"torch": torch.get_rng_state(), "random": random.getstate(), "numpy": np.random.get_state()},
+                })
+                self.trainer.dispatch("after_training_epoch", epoch=convergence.epochs, stage=stage.name, row=row)
+            checkpoint = None
+        return self._finish(stages, state, start)
+
+    def _train_epoch(self, stage, streams, optimizer, updates, convergence) -> tuple[dict[str, float], int]:
+        """One epoch of ``stage``: returns the mean per-token loss of each corpus and the sentences seen."""
+        self.model.train()
+        loss_sum, tokens = Counter(), Counter()
+        sentences = 0
+        bar = tqdm(stage.epoch, desc=f"{stage.name} epoch {convergence.epochs + 1}", leave=False,
+                   disable=not self.settings["progress"], unit="step")
+        for step in bar:
+            batch = streams[step.key].next()
+            per_head = self.model.forward_loss_per_head(batch)
+            loss = step.weight * sum(term for term, _ in per_head.values())
+            optimizer.zero_grad()
+            loss.backward()
+            if self.settings["max_grad_norm"]:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings["max_grad_norm"])
+            optimizer.step()
+            store_embeddings(batch, self.storage)
+            updates["shared"] += 1
+            for name, (term, count) in per_head.items():
+                loss_sum[name] += term.item()
+                tokens[name] += count
+                updates[name] += 1
+            sentences += len(batch)
+            self.trainer.dispatch("after_training_batch", step=step, loss=loss.item())
+        return {name: loss_sum[name] / max(tokens[name], 1) for name in loss_sum}, sentences
+
+    def _evaluate_dev(self) -> Optional[dict]:
+        if self.settings["train_with_dev"] or not self.settings["evaluate_dev"]:
+            return None
+        return self._evaluate(self.trainer.corpora[self.target].dev)
+
+    def _evaluate(self, sentences, out_path=None) -> Optional[dict]:
+        if not sentences:
+            return None
+        result = self.model.evaluate(sentences, head=self.target, out_path=out_path, return_loss=False,
+                                     mini_batch_size=self.settings["eval_batch_size"],
+                                     embedding_storage_mode=self.storage)
+        return {"precision": result.scores["micro avg precision"], "recall": result.scores["micro avg recall"],
+                "f1": result.main_score}
+
+    def _finish(self, stages: list[Stage], state: dict, start: float) -> TrainingResult:
+        if state["best"] is not None:
+            self.model.load_state_dict(state["best"][1])
+        corpus = self.trainer.corpora[self.target]
+        self.directory.path.mkdir(parents=True, exist_ok=True)
+        dev = self._evaluate_dev()
+        test = self._evaluate(corpus.test, out_path=self.directory.predictions)
+        from flair_munch.training.run_directory import atomic_write
+
+        atomic_write(self.directory.model, lambda tmp: self.model.save(tmp))
+        aux_order = [name for stage in stages for name in _aux_in(stage, self.target)]
+        result = TrainingResult(
+            run_id=self.run_id, schedule=self.schedule.name, target=self.target, aux=self.aux,
+            aux_order=list(dict.fromkeys(aux_order)), stages=[s.name for s in stages], dev=dev, test=test,
+            epochs=len(state["history"]), updates=dict(state["updates"]), seconds=round(state["seconds"], 2),
+            stop_reasons=state["stop_reasons"], run_dir=str(self.directory.path), model_path=str(self.directory.model),
+            history=state["history"], settings={**self.settings, "schedule": repr(self.schedule)},
+        )
+        self.directory.write_result(result)
+        self.trainer.dispatch("after_training", result=result)
+        log.info("%s (%.0f s wall)", result.summary(), time.time() - start)
+        return result
+
+
+def _aux_in(stage: Stage, target: str) -> list[str]:
+    return [name for step in stage.epoch for name in step.source if name != target]
+
+
+def train(model: MultiHeadTagger, target, aux=(), schedule: Optional[Schedule] = None, **kwargs) -> TrainingResult:
+    """Trains ``model`` for the ``target`` corpus with the ``aux`` corpora under ``schedule``.
+
+    ``target`` and ``aux`` are named corpora (``load_corpus``); the keyword arguments are those of
+    ``AuxiliaryTrainer.train`` (``base_path``, ``learning_rate``, ``mini_batch_size``, ``max_epochs``, ...).
+    """
+    trainer = AuxiliaryTrainer(model, [target, *aux], cache_dir=kwargs.pop("cache_dir", None))
+    return trainer.train(target.name, [c.name for c in aux], schedule, **kwargs)
