@@ -236,15 +236,17 @@ class _Run:
                 optimizer.load_state_dict(checkpoint["optimizer"])
             while not convergence.converged:
                 epoch_start = time.time()
-                self.trainer.dispatch("before_training_epoch", epoch=convergence.epochs + 1, stage=stage.name)
+                self.trainer.dispatch("before_training_epoch", epoch=convergence.epochs + 1, stage=stage.name,
+                                      lr=convergence.learning_rate)
                 losses, sentences = self._train_epoch(stage, streams, optimizer, state["updates"], convergence)
                 seconds = time.time() - epoch_start
                 target_loss = losses.get(self.target, float("nan"))
+                used_lr = convergence.learning_rate
                 lr = convergence.step(target_loss)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 dev = self._evaluate_dev()
-                row = {"stage": stage.name, "epoch": convergence.epochs, "lr": lr, "target_loss": target_loss,
+                row = {"stage": stage.name, "epoch": convergence.epochs, "lr": used_lr, "target_loss": target_loss,
                        "losses": losses, "dev_precision": dev and dev["precision"], "dev_recall": dev and dev["recall"],
                        "dev_f1": dev and dev["f1"], "seconds": round(seconds, 3),
                        "sentences_per_second": round(sentences / max(seconds, 1e-9), 1),
@@ -255,7 +257,7 @@ class _Run:
                         state["best"] is None or dev["f1"] > state["best"][0]):
                     state["best"] = (dev["f1"], copy.deepcopy(self.model.state_dict()))
                 log.info("%s epoch %d: target loss %.4f, lr %.4g, dev F1 %s, %.1f s (%.0f sent/s)", stage.name,
-                         convergence.epochs, target_loss, lr, f"{dev['f1']:.4f}" if dev else "-", seconds,
+                         convergence.epochs, target_loss, used_lr, f"{dev['f1']:.4f}" if dev else "-", seconds,
                          row["sentences_per_second"])
                 if convergence.converged:
                     state["stop_reasons"].append(f"{stage.name}: {convergence.reason}")
@@ -294,7 +296,8 @@ class _Run:
                 tokens[name] += count
                 updates[name] += 1
             sentences += len(batch)
-            self.trainer.dispatch("after_training_batch", step=step, loss=loss.item())
+            self.trainer.dispatch("after_training_batch", step=step, batch=batch, loss=loss.item(),
+                                  lr=optimizer.param_groups[0]["lr"])
         return {name: loss_sum[name] / max(tokens[name], 1) for name in loss_sum}, sentences
 
     def _evaluate_dev(self) -> Optional[dict]:

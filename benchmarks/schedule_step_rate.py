@@ -1,0 +1,142 @@
+"""Steps per second of every schedule vs stock Flair (ModelTrainer + SequenceTagger), in one run.
+
+Same target corpus, embeddings, batch size and storage mode ("cpu") for all; epoch 1 fills the
+embedding storage, so rates are taken from the later epochs (median). Dev evaluation is off for
+every run, so only training steps are timed. Prints a Markdown table and writes it to
+benchmarks/results/schedule_step_rate.md.
+
+    FLAIR_MUNCH_DATA=... python benchmarks/schedule_step_rate.py --train-size 1000 --aux-size 1000
+    python benchmarks/schedule_step_rate.py --samples
+"""
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import flair
+from flair.data import Corpus
+from flair.models import SequenceTagger
+from flair.trainers import ModelTrainer
+from flair.trainers.plugins import TrainerPlugin
+
+from flair_munch import (
+    AuxiliaryTrainer, MultiHeadTagger, MultiTask, MunchConc, MunchIter, MunchStack, SingleAux, SingleTask,
+    load_corpus, load_embeddings,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "schedule_step_rate.md"
+
+
+class StepTimer(TrainerPlugin):
+    """Per epoch of Flair's trainer: (seconds, batches)."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    @TrainerPlugin.hook
+    def before_training_epoch(self, epoch, **kw):
+        self.start, self.batches = time.perf_counter(), 0
+
+    @TrainerPlugin.hook
+    def after_training_batch(self, **kw):
+        self.batches += 1
+
+    @TrainerPlugin.hook
+    def after_training_epoch(self, epoch, **kw):
+        self.epochs.append((time.perf_counter() - self.start, self.batches))
+
+
+def clear(corpora):
+    for corpus in corpora:
+        for sentence in [*corpus.train, *corpus.dev, *corpus.test]:
+            sentence.clear_embeddings()
+
+
+def stock_flair(target, embeddings, args):
+    flair.set_seed(1)
+    tagger = SequenceTagger(embeddings, target.make_label_dictionary("ner"), "ner")
+    timer = StepTimer()
+    train_only = Corpus(train=target.train, dev=None, test=None, sample_missing_splits=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        ModelTrainer(tagger, train_only).train(
+            tmp, max_epochs=args.epochs, mini_batch_size=args.batch_size, embeddings_storage_mode="cpu",
+            plugins=[timer], save_final_model=False, create_file_logs=False, create_loss_file=False,
+        )
+    later = timer.epochs[1:] or timer.epochs
+    return statistics.median(batches / seconds for seconds, batches in later), len(target.train)
+
+
+def ours(schedule, corpora, embeddings, args):
+    flair.set_seed(1)
+    model = MultiHeadTagger.from_corpora(embeddings, corpora)
+    trainer = AuxiliaryTrainer(model, corpora)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = trainer.train(
+            corpora[0].name, schedule=schedule, base_path=Path(tmp) / "run", max_epochs=args.epochs,
+            mini_batch_size=args.batch_size, evaluate_dev=False, progress=False,
+        )
+    rows = [row for row in result.history if row["epoch"] > 1] or result.history
+    steps_per_epoch = result.updates["shared"] / len(result.history)
+    rates = [steps_per_epoch / row["seconds"] for row in rows]
+    sentences = [row["sentences_per_second"] for row in rows]
+    return statistics.median(rates), statistics.median(sentences)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", default="ncbi-disease")
+    parser.add_argument("--aux", nargs="+", default=["bc5cdr-disease", "bc5cdr-chem"])
+    parser.add_argument("--samples", action="store_true")
+    parser.add_argument("--train-size", default=None)
+    parser.add_argument("--aux-size", default=None)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--embeddings", nargs="+", default=["default"])
+    args = parser.parse_args()
+
+    target = load_corpus(args.target, samples=args.samples, train_size=args.train_size, seed=1)
+    aux = [load_corpus(name, samples=args.samples, train_size=args.aux_size, seed=1) for name in args.aux]
+    corpora = [target, *aux]
+    embeddings = load_embeddings(args.embeddings)
+    schedules = [
+        ("SingleTask", SingleTask()), ("SingleAux", SingleAux(aux[0].name)), ("MultiTask", MultiTask()),
+        ("MUNCH-Conc", MunchConc()), ("MUNCH-Iter", MunchIter(order="given")),
+        ("MUNCH-Stack", MunchStack(order="given")),
+    ]
+    clear(corpora)
+    flair_rate, _ = stock_flair(target, embeddings, args)
+    print(f"stock Flair: {flair_rate:.2f} steps/s", flush=True)
+    rows = []
+    for name, schedule in schedules:
+        clear(corpora)
+        rate, sentences = ours(schedule, [target, *aux] if name != "SingleTask" else [target], embeddings, args)
+        rows.append((name, rate, sentences))
+        print(f"{name}: {rate:.2f} steps/s", flush=True)
+    lines = [
+        "# Steps per second: flair-munch schedules vs stock Flair",
+        "",
+        f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+        f"flair {flair.__version__}. Target {args.target} ({len(target.train)} train sentences), aux "
+        f"{', '.join(f'{c.name} ({len(c.train)})' for c in aux)}{' (shipped samples)' if args.samples else ''}. "
+        f"Embeddings {' + '.join(args.embeddings)}, batch {args.batch_size}, storage 'cpu', {args.epochs} epochs, "
+        "rates are medians over epochs 2+ (epoch 1 computes and stores the embeddings).",
+        "",
+        "| trainer / schedule | steps/s | ratio to stock Flair |",
+        "|---|---|---|",
+        f"| stock Flair ModelTrainer + SequenceTagger | {flair_rate:.2f} | 1.00 |",
+    ]
+    lines += [f"| AuxiliaryTrainer {name} | {rate:.2f} | {rate / flair_rate:.2f} |" for name, rate, _ in rows]
+    table = "\n".join(lines)
+    print("\n" + table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""Schedules: the exact batch order each produces, aux orders, convergence, resume, seeds."""
+
+import itertools
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import flair
+from flair.data import MultiCorpus
+from flair.embeddings import OneHotEmbeddings
+from flair.trainers.plugins import TrainerPlugin
+
+from flair_munch.corpora import load_corpus
+from flair_munch.models import MultiHeadTagger
+from flair_munch.training import (
+    AnnealOnTrainLoss,
+    AuxiliaryTrainer,
+    MultiTask,
+    MunchConc,
+    MunchIter,
+    MunchStack,
+    SingleAux,
+    SingleAuxBest,
+    SingleTask,
+)
+from flair_munch.training.schedules import resolve_order, type_alternating_order
+
+T, CHEM, S800 = "ncbi-disease", "bc5cdr-chem", "s800"
+
+
+class Recorder(TrainerPlugin):
+    """Records (corpora in the batch, batch size, step weight, lr) of every step."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps, self.epochs = [], []
+
+    @TrainerPlugin.hook
+    def after_training_batch(self, step, batch, lr, **kw):
+        corpora = tuple(sorted({s.get_label("corpus").value for s in batch}))
+        self.steps.append((corpora[0] if len(corpora) == 1 else corpora, len(batch), step.weight, lr))
+
+    @TrainerPlugin.hook
+    def before_training_epoch(self, epoch, stage, lr, **kw):
+        self.epochs.append((stage, epoch, lr))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Target 40 sentences, aux 20 (Chemical) and 30 (Species): batch 16 gives ITER = 3."""
+    corpora = [
+        load_corpus(T, samples=True, train_size=40, seed=1),
+        load_corpus(CHEM, samples=True, train_size=20, seed=1),
+        load_corpus(S800, samples=True, train_size=30, seed=1),
+    ]
+    for corpus in corpora:  # small dev/test keep evaluation cheap
+        corpus._dev = type(corpus.dev)(list(corpus.dev)[:20])
+        corpus._test = type(corpus.test)(list(corpus.test)[:20])
+    return corpora
+
+
+def make_trainer(corpora, tmp_path, plugins=()):
+    flair.set_seed(1)
+    embeddings = OneHotEmbeddings.from_corpus(MultiCorpus(corpora), embedding_length=8, min_freq=1)
+    model = MultiHeadTagger.from_corpora(embeddings, corpora, hidden_size=8)
+    return AuxiliaryTrainer(model, corpora, cache_dir=tmp_path / "cache", plugins=plugins)
+
+
+def run(tiny, tmp_path, schedule, max_epochs=1, **kwargs):
+    recorder = Recorder()
+    trainer = make_trainer(tiny, tmp_path, [recorder])
+    result = trainer.train(T, schedule=schedule, base_path=tmp_path / "run", max_epochs=max_epochs,
+                           mini_batch_size=16, progress=False, **kwargs)
+    return recorder, result
+
+
+def sizes(recorder):
+    return [(corpus, size) for corpus, size, _, _ in recorder.steps]
+
+
+def test_single_task_is_one_pass_per_epoch(tiny, tmp_path):
+    recorder, result = run(tiny, tmp_path, SingleTask(), max_epochs=2, aux=[])
+    assert sizes(recorder) == [(T, 16), (T, 16), (T, 8)] * 2
+    assert result.updates == {"shared": 6, T: 6}
+    assert result.epochs == 2 and len(result.history) == 2
+
+
+def test_single_aux_alternates_aux_then_target_and_restarts_the_aux_stream(tiny, tmp_path):
+    recorder, result = run(tiny, tmp_path, SingleAux(CHEM), max_epochs=2, aux=[CHEM])
+    aux_sizes = [16, 4, 16, 4, 16, 4]  # 20 chemical sentences: a pass is 16 + 4, then reshuffled
+    target_sizes = [16, 16, 8, 16, 16, 8]
+    expected = [x for pair in zip([(CHEM, n) for n in aux_sizes], [(T, n) for n in target_sizes]) for x in pair]
+    assert sizes(recorder) == expected
+    assert result.aux_order == [CHEM]
+    assert result.updates["shared"] == 12 and result.updates[T] == 6
+
+
+def test_munch_iter_visits_every_aux_corpus_in_order_each_epoch(tiny, tmp_path):
+    recorder, result = run(tiny, tmp_path, MunchIter(order=[S800, CHEM]), max_epochs=1)
+    assert sizes(recorder) == [
+        (S800, 16), (T, 16), (S800, 14), (T, 16), (S800, 16), (T, 8),
+        (CHEM, 16), (T, 16), (CHEM, 4), (T, 16), (CHEM, 16), (T, 8),
+    ]
+    assert result.aux_order == [S800, CHEM]
+
+
+def test_munch_conc_draws_aux_batches_from_the_pooled_aux_corpora(tiny, tmp_path):
+    recorder, _ = run(tiny, tmp_path, MunchConc(), max_epochs=1)
+    steps = sizes(recorder)
+    assert [size for _, size in steps] == [16, 16, 16, 16, 16, 8]
+    aux_steps, target_steps = steps[0::2], steps[1::2]
+    assert all(corpus == T for corpus, _ in target_steps)
+    pooled = [corpus for corpus, _ in aux_steps]
+    assert T not in pooled and T not in itertools.chain(*[c for c in pooled if isinstance(c, tuple)])
+    assert any(isinstance(c, tuple) for c in pooled), "a pooled batch of 16 from 20 + 30 sentences mixes corpora"
+
+
+def test_multi_task_is_one_pass_over_all_corpora_with_the_mean_loss(tiny, tmp_path):
+    recorder, result = run(tiny, tmp_path, MultiTask(), max_epochs=1)
+    assert [size for _, size, _, _ in recorder.steps] == [16, 16, 16, 16, 16, 10]  # 90 sentences, one pass
+    assert [weight for _, _, weight, _ in recorder.steps] == pytest.approx([1 / 3] * 6)
+    assert result.updates["shared"] == 6
+
+
+def test_munch_stack_runs_each_stage_from_the_previous_weights_with_a_reset_lr(tiny, tmp_path, monkeypatch):
+    def always_halve(self, loss):  # make every stage anneal, so a reset is visible
+        self.epochs += 1
+        self.learning_rate *= self.factor
+        return self.learning_rate
+
+    monkeypatch.setattr(AnnealOnTrainLoss, "step", always_halve)
+    snapshots = {}
+
+    class Snapshot(TrainerPlugin):
+        @TrainerPlugin.hook
+        def after_training_epoch(self, epoch, stage, **kw):
+            snapshots[("end", stage, epoch)] = {k: v.clone() for k, v in self.trainer.model.rnn.state_dict().items()}
+
+        @TrainerPlugin.hook
+        def before_training_epoch(self, epoch, stage, **kw):
+            snapshots[("start", stage, epoch)] = {k: v.clone() for k, v in self.trainer.model.rnn.state_dict().items()}
+
+    recorder = Recorder()
+    trainer = make_trainer(tiny, tmp_path, [recorder, Snapshot()])
+    result = trainer.train(T, schedule=MunchStack(order=[S800, CHEM]), base_path=tmp_path / "stack", max_epochs=2,
+                           mini_batch_size=16, learning_rate=0.1, progress=False)
+    first, second = result.stages
+    assert first.endswith(f"{S800}]") and second.endswith(f"{CHEM}]")
+    assert recorder.epochs == [(first, 1, 0.1), (first, 2, 0.05), (second, 1, 0.1), (second, 2, 0.05)]
+    assert [c for c, _ in sizes(recorder)[:12]] == [S800, T] * 6 and [c for c, _ in sizes(recorder)[12:]] == [CHEM, T] * 6
+    end_of_first, start_of_second = snapshots[("end", first, 2)], snapshots[("start", second, 1)]
+    assert all(torch.equal(end_of_first[k], start_of_second[k]) for k in end_of_first)
+    initial = {k[len("rnn."):]: v for k, v in trainer.initial_state.items() if k.startswith("rnn.")}
+    assert not all(torch.equal(initial[k], start_of_second[k]) for k in initial)
+
+
+def test_type_alternating_order_never_puts_equal_types_side_by_side():
+    aux = ["bc5cdr-disease", "bc5cdr-chem", "bc4chemd", "bc2gm", "jnlpba", "linnaeus", "s800"]
+    types = {"bc5cdr-disease": "Disease", "bc5cdr-chem": "Chemical", "bc4chemd": "Chemical", "bc2gm": "Gene",
+             "jnlpba": "Gene", "linnaeus": "Species", "s800": "Species"}
+    orders = {tuple(type_alternating_order(aux, types, seed)) for seed in range(200)}
+    for order in orders:
+        assert sorted(order) == sorted(aux)
+        assert all(types[a] != types[b] for a, b in zip(order, order[1:])), order
+    assert len(orders) > 50  # random, not one fixed order
+    assert type_alternating_order(aux, types, 3) == type_alternating_order(aux, types, 3)
+
+
+def test_type_alternating_order_says_when_it_is_impossible():
+    types = {"a": "Gene", "b": "Gene", "c": "Gene", "d": "Disease"}
+    with pytest.raises(ValueError, match="3 of 4 have type 'Gene' \\(at most 2 can\\).*dev-sorted"):
+        type_alternating_order(list(types), types, 1)
+    for seed in range(20):  # two Genes and a Disease fit only as Gene, Disease, Gene
+        order = type_alternating_order(["a", "b", "d"], types, seed)
+        assert order[1] == "d" and sorted(order) == ["a", "b", "d"]
+
+
+def test_dev_sorted_order_is_ascending_target_dev_f1():
+    f1 = {"a": 0.61, "b": 0.58, "c": 0.70, "d": 0.64}
+    ctx = SimpleNamespace(aux=list(f1), single_aux_dev_f1=f1.__getitem__, entity_types={}, seed=1)
+    assert resolve_order("dev-sorted", ctx) == ["b", "a", "d", "c"]  # most helpful last
+    with pytest.raises(ValueError, match="unknown aux order 'sorted'; choose one of random-alternating"):
+        resolve_order("sorted", ctx)
+    with pytest.raises(ValueError, match="exactly once"):
+        resolve_order(["a", "b"], ctx)
+
+
+def test_dev_sorted_and_single_aux_best_share_single_aux_runs(tiny, tmp_path):
+    trained = []
+
+    class CountRuns(TrainerPlugin):
+        @TrainerPlugin.hook
+        def after_training(self, result, **kw):
+            trained.append((result.schedule, tuple(result.aux)))
+
+    trainer = make_trainer(tiny, tmp_path, [CountRuns()])
+    common = dict(max_epochs=1, mini_batch_size=16, progress=False)
+    iter_result = trainer.train(T, schedule=MunchIter(order="dev-sorted"), base_path=tmp_path / "iter", **common)
+    assert sorted(trained) == [("munch-iter", (CHEM, S800)), ("single-aux", (CHEM,)), ("single-aux", (S800,))]
+    dev_f1 = {}
+    for folder in (tmp_path / "cache").iterdir():
+        metrics = __import__("json").loads((folder / "metrics.json").read_text())
+        dev_f1[metrics["aux"][0]] = metrics["dev"]["f1"]
+    assert iter_result.aux_order == sorted(dev_f1, key=lambda a: (dev_f1[a], a))
+
+    best = trainer.train(T, schedule=SingleAuxBest(), base_path=tmp_path / "best", **common)
+    assert len(trained) == 3, "SingleAux-best must reuse the SingleAux runs of the dev-sorted order"
+    assert best.selection["dev_f1"] == dev_f1
+    assert best.selection["chosen"] == max(dev_f1, key=lambda a: (dev_f1[a], a))
+    assert best.schedule == "single-aux-best" and (tmp_path / "best" / "metrics.json").is_file()
+
+
+def test_convergence_halves_after_patience_bad_epochs_and_stops_below_min_lr():
+    rule = AnnealOnTrainLoss(0.1, patience=4, factor=0.5, min_lr=1e-4, max_epochs=None)
+    assert rule.step(1.0) == 0.1  # first epoch is the best so far
+    assert [rule.step(1.0) for _ in range(4)] == [0.1] * 4  # four bad epochs are tolerated
+    assert rule.step(1.0) == 0.05  # the fifth halves (Flair's rule: bad epochs > patience)
+    assert rule.step(0.5) == 0.05 and rule.bad_epochs == 0  # a new best resets the count
+    epochs = 0
+    while not rule.converged:
+        rule.step(1.0)
+        epochs += 1
+    # 0.05 -> below 1e-4 takes 9 more halvings, each after 5 bad epochs
+    assert epochs == 45 and rule.learning_rate == pytest.approx(0.1 / 2**10)
+    assert "learning rate" in rule.reason
+    capped = AnnealOnTrainLoss(0.1, max_epochs=3)
+    for loss in (3.0, 2.0, 1.0):
+        capped.step(loss)
+    assert capped.converged and capped.reason == "max_epochs 3 reached"
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    common = dict(schedule=SingleAux(CHEM), aux=[CHEM], max_epochs=3, mini_batch_size=16, progress=False)
+    straight = trainer.train(T, base_path=tmp_path / "straight", **common)
+    straight_weights = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    again = trainer.train(T, base_path=tmp_path / "again", **common)  # same seed, same CPU: same numbers
+    assert [(r["target_loss"], r["dev_f1"]) for r in again.history] == [
+        (r["target_loss"], r["dev_f1"]) for r in straight.history
+    ]
+    assert again.test == straight.test
+
+    class Interrupt(TrainerPlugin):
+        @TrainerPlugin.hook
+        def after_training_epoch(self, epoch, **kw):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    plugin = Interrupt()
+    plugin.attach_to(trainer)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(T, base_path=tmp_path / "interrupted", **common)
+    plugin.detach()
+    assert (tmp_path / "interrupted" / "checkpoint.pt").is_file()
+    assert not (tmp_path / "interrupted" / "metrics.json").exists()
+
+    resumed = trainer.train(T, base_path=tmp_path / "interrupted", **common)
+    assert [r["target_loss"] for r in resumed.history] == [r["target_loss"] for r in straight.history]
+    assert [r["dev_f1"] for r in resumed.history] == [r["dev_f1"] for r in straight.history]
+    assert resumed.test == straight.test
+    assert all(torch.equal(v, straight_weights[k]) for k, v in trainer.model.state_dict().items())
+    assert not (tmp_path / "interrupted" / "checkpoint.pt").exists()
+
+    again_result = trainer.train(T, base_path=tmp_path / "interrupted", **common)  # finished: reused, not retrained
+    assert again_result.to_dict() == resumed.to_dict()
+
+
+def test_run_folder_has_model_metrics_history_and_predictions(tiny, tmp_path):
+    _, result = run(tiny, tmp_path, SingleTask(), max_epochs=2, aux=[])
+    folder = tmp_path / "run"
+    for name in ("final-model.pt", "metrics.json", "history.json", "history.tsv", "test-predictions.conll"):
+        assert (folder / name).is_file(), name
+    header, *rows = (folder / "history.tsv").read_text().splitlines()
+    assert header.split("\t")[:3] == ["stage", "epoch", "lr"] and len(rows) == 2
+    lines = [line for line in (folder / "test-predictions.conll").read_text().splitlines() if line]
+    assert len(lines) == sum(len(s) for s in tiny[0].test) and all(len(l.split("\t")) == 3 for l in lines)
+    reloaded = MultiHeadTagger.load(folder / "final-model.pt")
+    assert reloaded.evaluate(tiny[0].test, head=T).main_score == pytest.approx(result.test["f1"])
+
+
+def test_bad_arguments_fail_before_training(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    with pytest.raises(KeyError, match="unknown target 'bc2gm'"):
+        trainer.train("bc2gm", base_path=tmp_path / "x")
+    with pytest.raises(ValueError, match="not among the trainer's other corpora"):
+        trainer.train(T, aux=[T], base_path=tmp_path / "x")
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd2'"):
+        trainer.train(T, optimizer="sgd2", base_path=tmp_path / "x")
+    with pytest.raises(ValueError, match="SingleAux needs one auxiliary corpus"):
+        trainer.train(T, schedule=SingleAux(), base_path=tmp_path / "x", progress=False)
+
+
+@pytest.mark.integration
+def test_every_schedule_learns_on_the_shipped_samples(default_embeddings, tmp_path):
+    """Real embeddings, shipped samples, 4 epochs: every schedule clearly beats the untrained model."""
+    target = load_corpus(T, samples=True)
+    aux = [load_corpus(name, samples=True, train_size=150, seed=1) for name in ("bc5cdr-disease", CHEM)]
+    flair.set_seed(1)
+    model = MultiHeadTagger.from_corpora(default_embeddings, [target, *aux])
+    untrained = model.evaluate(target.dev, head=T).main_score
+    trainer = AuxiliaryTrainer(model, [target, *aux], cache_dir=tmp_path / "cache")
+    schedules = [SingleTask(), MultiTask(), SingleAuxBest(), MunchConc(), MunchIter(), MunchStack(order="dev-sorted")]
+    results = {}
+    for schedule in schedules:
+        result = trainer.train(T, schedule=schedule, base_path=tmp_path / schedule.name, max_epochs=4,
+                               mini_batch_size=8, progress=False)
+        results[schedule.name] = result.dev["f1"]
+        assert result.test["f1"] > untrained + 0.15, (schedule.name, result.test, untrained)
+    assert untrained < 0.1
+    assert all(f1 > untrained + 0.15 for f1 in results.values()), (results, untrained)
