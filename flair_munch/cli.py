@@ -175,7 +175,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, KeyError, RuntimeError) as error:
         if args.verbose:
             raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error

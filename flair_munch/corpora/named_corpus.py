@@ -68,17 +68,12 @@ def load_corpus(
     max_length: Optional[int] = 512,
     long_sentences: str = "split",
     label_type: str = "ner",
-    in_memory: bool = True,
 ) -> NamedCorpus:
     """Load a registered or custom corpus as a :class:`NamedCorpus`.
 
     Every sentence carries a ``corpus`` label with the corpus name. Only train
     is subsampled (``train_size``) so dev/test scores stay comparable across
     training-set sizes.
-
-    Args:
-        in_memory: Accepted for ``ColumnCorpus`` compatibility; sentences are
-            always held in memory (the corpora are small).
     """
     info, folder = resolve_corpus(name_or_path, data_dir=data_dir, samples=samples)
     name = info.name if info else folder.name
