@@ -88,6 +88,41 @@ def ours(schedule, corpora, embeddings, args):
     return statistics.median(rates), statistics.median(sentences)
 
 
+def alternation_only(args):
+    from flair_munch.corpora import resolve_corpus
+
+    target = load_corpus(args.target, samples=args.samples, train_size=args.train_size, seed=1)
+    _, folder = resolve_corpus(args.target, samples=args.samples)
+    copy = load_corpus(folder, train_size=args.train_size, seed=1)  # same sentences, named after the folder
+    embeddings = load_embeddings(args.embeddings)
+    rates = {"SingleTask": [], "SingleAux(copy of target)": []}
+    for repeat in range(3):
+        for name in (list(rates) if repeat % 2 == 0 else list(rates)[::-1]):
+            clear([target, copy])
+            schedule = SingleTask() if name == "SingleTask" else SingleAux(copy.name)
+            rates[name].append(ours(schedule, [target, copy], embeddings, args)[0])
+            print(f"repeat {repeat} {name}: {rates[name][-1]:.2f} steps/s", flush=True)
+    base = statistics.median(rates["SingleTask"])
+    lines = [
+        "# Cost of alternation: SingleTask vs SingleAux on a copy of the target",
+        "",
+        f"{args.target}, {len(target.train)} train sentences; the aux corpus is the same sentences under another "
+        f"head, so both runs do identical work per step except for the alternation. Batch {args.batch_size}, "
+        f"storage 'cpu', {args.epochs} epochs, 3 repetitions in alternating order, median steps/s over epochs 2+; "
+        f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}.",
+        "",
+        "| schedule | steps/s per repetition | median | ratio |",
+        "|---|---|---|---|",
+    ]
+    for name, values in rates.items():
+        median = statistics.median(values)
+        lines.append(f"| {name} | {', '.join(f'{v:.2f}' for v in values)} | {median:.2f} | {median / base:.3f} |")
+    table = "\n".join(lines)
+    print("\n" + table)
+    out = RESULTS.with_name("alternation_overhead.md")
+    out.write_text(table + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", default="ncbi-disease")
@@ -98,7 +133,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--embeddings", nargs="+", default=["default"])
+    parser.add_argument(
+        "--alternation-only", action="store_true",
+        help="compare SingleTask with SingleAux whose aux corpus is a copy of the target: same sentences, "
+        "so any difference per step is the cost of alternating streams and heads",
+    )
     args = parser.parse_args()
+    if args.alternation_only:
+        return alternation_only(args)
 
     target = load_corpus(args.target, samples=args.samples, train_size=args.train_size, seed=1)
     aux = [load_corpus(name, samples=args.samples, train_size=args.aux_size, seed=1) for name in args.aux]

@@ -110,6 +110,58 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from flair_munch.recipes import check_data, load_recipe
+    from flair_munch.recipes.study import run_study, study_status
+
+    from flair_munch.recipes import RecipeError
+
+    recipe = load_recipe(args.recipe, overrides=args.set or [])
+    if args.dry_run:
+        print(study_status(recipe).format())
+        try:
+            check_data(recipe)
+        except RecipeError as error:
+            print(f"flair-munch: warning: the study cannot run yet:\n{error}", file=sys.stderr)
+        return 0
+    check_data(recipe)
+    status = run_study(recipe, progress=not args.no_progress)
+    print(status.format())
+    from flair_munch.evaluation import write_report
+
+    paths = write_report(status.output_dir)
+    print((Path(paths.table_md)).read_text(encoding="utf-8"))
+    print(f"report and plots: {Path(paths.table_md).parent}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from flair_munch.evaluation import write_report
+
+    paths = write_report(args.study_dir, out_dir=args.out)
+    for name in ("table_md", "significance_md"):
+        path = getattr(paths, name, None)
+        if path:
+            print(Path(path).read_text(encoding="utf-8"))
+    print(f"report and plots: {Path(paths.table_md).parent}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from flair_munch.corpora import write_conll
+    from flair_munch.models import MultiHeadTagger
+    from flair_munch.tagging import tag_file
+
+    model = MultiHeadTagger.load(args.model)
+    rows = tag_file(model, args.file, head=args.head, mini_batch_size=args.batch_size)
+    if args.out:
+        write_conll(args.out, rows)
+        print(f"{sum(len(r) for r in rows)} tokens in {len(rows)} sentences tagged -> {args.out}")
+    else:
+        print("\n\n".join("\n".join("\t".join(row) for row in sentence) for sentence in rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flair-munch", description="NER with auxiliary corpora on top of Flair (MUNCHABLES, ECTTLNER)."
@@ -167,6 +219,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_arguments(train)
     train.set_defaults(run=_train)
+
+    run = commands.add_parser("run", help="run a study recipe (YAML): every target x schedule x hyperparameters x seed")
+    run.add_argument("recipe", type=Path, help="recipe file, e.g. recipes/quickstart.yaml")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="override a recipe key, e.g. --set training.max_epochs=3 (repeatable)")
+    run.add_argument("--dry-run", action="store_true", help="list every run and whether it is done; train nothing")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
+    run.set_defaults(run=_run)
+
+    report = commands.add_parser("report", help="tables (Markdown, CSV), significance and plots of a study")
+    report.add_argument("study_dir", type=Path, help="the recipe's output_dir")
+    report.add_argument("--out", type=Path, default=None, help="where to write (default STUDY_DIR/report)")
+    report.set_defaults(run=_report)
+
+    predict = commands.add_parser("predict", help="tag raw text (a sentence per line) or a CoNLL file with one head")
+    predict.add_argument("model", type=Path, help="a saved MultiHeadTagger (final-model.pt)")
+    predict.add_argument("file", type=Path, help="raw text, one sentence per line, or CoNLL (token<TAB>tag)")
+    predict.add_argument("--head", required=True, help="the head (corpus name) that tags")
+    predict.add_argument("--out", type=Path, default=None, help="CoNLL output file (default: stdout)")
+    predict.add_argument("--batch-size", type=int, default=32)
+    predict.set_defaults(run=_predict)
     return parser
 
 

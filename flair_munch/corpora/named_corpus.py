@@ -68,15 +68,16 @@ def load_corpus(
     max_length: Optional[int] = 512,
     long_sentences: str = "split",
     label_type: str = "ner",
+    name: Optional[str] = None,
 ) -> NamedCorpus:
     """Load a registered or custom corpus as a :class:`NamedCorpus`.
 
     Every sentence carries a ``corpus`` label with the corpus name. Only train
     is subsampled (``train_size``) so dev/test scores stay comparable across
-    training-set sizes.
+    training-set sizes. ``name`` overrides the corpus name (registry name, else the folder's name).
     """
     info, folder = resolve_corpus(name_or_path, data_dir=data_dir, samples=samples)
-    name = info.name if info else folder.name
+    name = name or (info.name if info else folder.name)
     files = find_split_files(folder)
     rows = {
         split: read_conll(path, max_length=max_length, long_sentences=long_sentences).sentences

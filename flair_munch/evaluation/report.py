@@ -1,0 +1,276 @@
+"""Study report: the paper-style F1 table, significance against single-task, and learning-curve plots."""
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from flair_munch.evaluation.results_index import read_predictions, read_results, selected
+from flair_munch.evaluation.span_metrics import span_scores
+from flair_munch.evaluation.statistics import mean_sd, paired_bootstrap, paired_difference
+
+BASELINE = "single-task"
+DASH = "—"
+
+
+@dataclass
+class ReportPaths:
+    """Where :func:`write_report` put each artefact, plus the Markdown a CLI can print."""
+
+    out_dir: Path
+    table_md: Path
+    table_csv: Path
+    significance_md: Path
+    significance_csv: Path
+    plots: list[Path] = field(default_factory=list)
+    markdown: str = ""
+
+
+class _Study:
+    """Selected runs indexed by (schedule, target) -> seed, with test predictions read once."""
+
+    def __init__(self, study_dir: Union[str, Path]):
+        self.study_dir = Path(study_dir)
+        self.runs = selected(read_results(self.study_dir))
+        self.targets = list(dict.fromkeys(r["target"] for r in self.runs))
+        schedules = list(dict.fromkeys(r["schedule"] for r in self.runs))
+        self.schedules = [s for s in schedules if s == BASELINE] + [s for s in schedules if s != BASELINE]
+        self.grid: dict[tuple[str, str], dict[int, dict]] = {}
+        for r in self.runs:
+            self.grid.setdefault((r["schedule"], r["target"]), {})[r["seed"]] = r
+        self._predictions: dict[int, Optional[tuple]] = {}
+
+    def cell(self, schedule: str, target: str) -> dict[int, dict]:
+        return self.grid.get((schedule, target), {})
+
+    def predictions(self, record: dict) -> Optional[tuple]:
+        key = id(record)
+        if key not in self._predictions:
+            self._predictions[key] = read_predictions(record, self.study_dir)
+        return self._predictions[key]
+
+
+def _test_f1(record: dict) -> Optional[float]:
+    test = record.get("test") or {}
+    return None if test.get("f1") is None else 100.0 * test["f1"]
+
+
+def _table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]]]:
+    """Per schedule and column: (mean, sd, n) of test F1 x 100 over seeds, or None for n/a."""
+    columns = [*study.targets, "macro", "micro"]
+    rows: dict[str, dict[str, tuple]] = {}
+    for schedule in study.schedules:
+        row: dict[str, tuple] = {}
+        for target in study.targets:
+            values = [v for v in map(_test_f1, study.cell(schedule, target).values()) if v is not None]
+            row[target] = (*mean_sd(values), len(values)) if values else None
+        seeds = set.intersection(*(set(study.cell(schedule, t)) for t in study.targets)) if study.targets else set()
+        macro, micro, micro_missing = [], [], False
+        for seed in sorted(seeds):
+            records = [study.cell(schedule, t)[seed] for t in study.targets]
+            f1s = [_test_f1(r) for r in records]
+            if None not in f1s:
+                macro.append(float(np.mean(f1s)))
+            predictions = [study.predictions(r) for r in records]
+            if None in predictions:
+                micro_missing = True
+                continue
+            gold = [s for g, _ in predictions for s in g]
+            pred = [s for _, p in predictions for s in p]
+            micro.append(100.0 * span_scores(gold, pred).f1)
+        row["macro"] = (*mean_sd(macro), len(macro)) if macro else None
+        # pooling needs every target's predictions; a partial pool would silently reweight targets
+        row["micro"] = (*mean_sd(micro), len(micro)) if micro and not micro_missing else None
+        rows[schedule] = row
+    return columns, rows
+
+
+def _format_cell(value: Optional[tuple]) -> str:
+    if value is None:
+        return "n/a"
+    mean, sd, _ = value
+    return f"{mean:.2f}" if sd is None else f"{mean:.2f} ± {sd:.2f}"
+
+
+def _table_markdown(columns: list[str], rows: dict[str, dict[str, tuple]]) -> str:
+    best = {}
+    for column in columns:
+        means = [round(r[column][0], 2) for r in rows.values() if r[column] is not None]
+        best[column] = max(means) if means else None
+    lines = ["| schedule | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for schedule, row in rows.items():
+        cells = []
+        for column in columns:
+            text = _format_cell(row[column])
+            if row[column] is not None and len(rows) > 1 and round(row[column][0], 2) == best[column]:
+                text = f"**{text}**"
+            cells.append(text)
+        lines.append(f"| {schedule} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _mean_updates(records: dict[int, dict], key: str) -> Optional[float]:
+    values = [r.get("updates", {}).get(key) for r in records.values()]
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _significance(study: _Study, n: int = 1000) -> list[dict]:
+    """One row per (schedule, target): seed-paired difference to single-task, bootstrap, update counts.
+
+    The bootstrap uses the lowest seed both schedules share (seed 1 in a usual study): it measures
+    test-sentence noise, which one seed shows as well as several. Baseline rows carry only update
+    counts, so a gain that comes with more steps is visible next to it.
+    """
+    rows = []
+    for schedule in study.schedules:
+        for target in study.targets:
+            runs, base = study.cell(schedule, target), study.cell(BASELINE, target)
+            if not runs:
+                continue
+            row = {"schedule": schedule, "target": target, "seeds": len(runs),
+                   "shared_updates": _mean_updates(runs, "shared"), "target_updates": _mean_updates(runs, target)}
+            common = sorted(s for s in set(runs) & set(base) if _test_f1(runs[s]) is not None
+                            and _test_f1(base[s]) is not None)
+            if schedule != BASELINE and common:
+                diff = paired_difference([_test_f1(runs[s]) for s in common], [_test_f1(base[s]) for s in common])
+                row.update(seeds=len(common), diff_mean=diff["mean"], diff_sd=diff["sd"], t_p=diff["t_p"],
+                           wilcoxon_p=diff["wilcoxon_p"])
+                for seed in common:
+                    a, b = study.predictions(runs[seed]), study.predictions(base[seed])
+                    if a is None or b is None or a[0] != b[0]:
+                        continue  # no predictions, or not the same test sentences: nothing to pair
+                    boot = paired_bootstrap(b[0], a[1], b[1], n=n)
+                    row.update(boot_seed=seed, boot_diff=100 * boot["difference"], boot_ci_low=100 * boot["ci_low"],
+                               boot_ci_high=100 * boot["ci_high"], boot_p=boot["p"], within_noise=boot["within_noise"])
+                    break
+            rows.append(row)
+    return rows
+
+
+SIGNIFICANCE_COLUMNS = ["schedule", "target", "seeds", "diff_mean", "diff_sd", "t_p", "wilcoxon_p", "boot_seed",
+                        "boot_diff", "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "shared_updates",
+                        "target_updates"]
+
+
+def _num(value, spec: str = ".2f") -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if spec == "g":  # update counts: whole numbers unless seeds disagree
+        return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    return format(value, spec)
+
+
+def _significance_markdown(rows: list[dict]) -> str:
+    header = ("| schedule | target | seeds | ΔF1 vs single-task (mean ± sd) | t-test p | Wilcoxon p | bootstrap seed"
+              " | bootstrap ΔF1 [95% CI] | bootstrap p | within noise | shared updates | head updates |")
+    lines = [header, "|---" * 12 + "|"]
+    for r in rows:
+        diff = DASH if r.get("diff_mean") is None else f"{r['diff_mean']:+.2f}" + (
+            "" if r.get("diff_sd") is None else f" ± {r['diff_sd']:.2f}")
+        boot = DASH if r.get("boot_diff") is None else (
+            f"{r['boot_diff']:+.2f} [{r['boot_ci_low']:+.2f}, {r['boot_ci_high']:+.2f}]")
+        cells = [r["schedule"], r["target"], str(r["seeds"]), diff, _num(r.get("t_p"), ".3g"),
+                 _num(r.get("wilcoxon_p"), ".3g"), _num(r.get("boot_seed"), "d"), boot, _num(r.get("boot_p"), ".3g"),
+                 _num(r.get("within_noise")), _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    FigureCanvasAgg(figure)  # Agg explicitly: reports are written on headless machines
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    return path
+
+
+def _plot_dev(study: _Study, target: str, out_dir: Path) -> Optional[Path]:
+    """Dev F1 per epoch (mean over seeds), x = epoch index counted across all stages of a run."""
+    figure = Figure(figsize=(7, 4))
+    axes = figure.add_subplot()
+    drawn = False
+    for schedule in study.schedules:
+        by_epoch: dict[int, list[float]] = {}
+        for record in study.cell(schedule, target).values():
+            for x, entry in enumerate(record.get("history") or [], start=1):
+                if entry.get("dev_f1") is not None:
+                    by_epoch.setdefault(x, []).append(100.0 * entry["dev_f1"])
+        if by_epoch:
+            xs = sorted(by_epoch)
+            axes.plot(xs, [np.mean(by_epoch[x]) for x in xs], marker=".", label=schedule)
+            drawn = True
+    if not drawn:
+        return None
+    axes.set(xlabel="epoch (cumulative over stages)", ylabel="dev F1 (mean over seeds)", title=f"dev F1: {target}")
+    axes.legend(fontsize="small")
+    return _save(figure, out_dir / f"dev_f1_{re.sub(r'[^A-Za-z0-9_.-]+', '_', target)}.png")
+
+
+def _plot_test(columns: list[str], rows: dict[str, dict[str, tuple]], out_dir: Path) -> Path:
+    """Grouped bars of test F1: one group per target, one bar per schedule, error bars = sd over seeds."""
+    figure = Figure(figsize=(max(6, 1.5 * len(columns)), 4))
+    axes = figure.add_subplot()
+    width = 0.8 / max(1, len(rows))
+    positions = np.arange(len(columns))
+    for i, (schedule, row) in enumerate(rows.items()):
+        means = [row[c][0] if row[c] else np.nan for c in columns]
+        sds = [(row[c][1] or 0.0) if row[c] else 0.0 for c in columns]
+        axes.bar(positions + (i - (len(rows) - 1) / 2) * width, means, width, yerr=sds, capsize=3, label=schedule)
+    axes.set_xticks(positions, columns)
+    axes.set(ylabel="test F1", title="test F1 (mean ± sd over seeds)")
+    axes.legend(fontsize="small")
+    return _save(figure, out_dir / "test_f1.png")
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows([["" if v is None else (round(v, 4) if isinstance(v, float) else v) for v in r] for r in rows])
+
+
+def _markdown(table: str, significance: str) -> str:
+    return (f"## Test F1 (x100, mean ± sd over seeds)\n\n{table}\n\n"
+            f"## Against {BASELINE} (ΔF1 x100)\n\n{significance}\n")
+
+
+def format_report(study_dir: Union[str, Path], bootstrap_samples: int = 1000) -> str:
+    """Both tables as Markdown, for a CLI to print without writing anything."""
+    study = _Study(study_dir)
+    return _markdown(_table_markdown(*_table(study)), _significance_markdown(_significance(study, bootstrap_samples)))
+
+
+def write_report(
+    study_dir: Union[str, Path], out_dir: Union[str, Path, None] = None, bootstrap_samples: int = 1000
+) -> ReportPaths:
+    """Writes tables (Markdown + CSV) and plots for a study, by default into ``study_dir/report/``."""
+    study = _Study(study_dir)
+    out = Path(out_dir) if out_dir is not None else study.study_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    paths = ReportPaths(out, out / "table.md", out / "table.csv", out / "significance.md", out / "significance.csv")
+
+    columns, rows = _table(study)
+    table = _table_markdown(columns, rows)
+    paths.table_md.write_text(table + "\n", encoding="utf-8")
+    header = ["schedule"] + [f"{c}{suffix}" for c in columns for suffix in ("", "_sd", "_n")]
+    _write_csv(paths.table_csv, header, [
+        [s] + [v for c in columns for v in (row[c] if row[c] else (None, None, 0))] for s, row in rows.items()])
+
+    significance_rows = _significance(study, bootstrap_samples)
+    significance = _significance_markdown(significance_rows)
+    paths.significance_md.write_text(significance + "\n", encoding="utf-8")
+    _write_csv(paths.significance_csv, SIGNIFICANCE_COLUMNS,
+               [[r.get(c) for c in SIGNIFICANCE_COLUMNS] for r in significance_rows])
+
+    paths.plots = [p for p in (_plot_dev(study, t, out) for t in study.targets) if p is not None]
+    if study.targets:
+        paths.plots.append(_plot_test(study.targets, rows, out))
+    paths.markdown = _markdown(table, significance)
+    return paths

@@ -1,0 +1,544 @@
+"""A YAML study recipe, validated before anything trains (spaCy-style errors: file, line, key, fix).
+
+Key names are the Python API's argument names: ``model`` holds ``MultiHeadTagger`` keywords,
+``training`` holds ``AuxiliaryTrainer.train`` keywords, corpus options are ``load_corpus``
+keywords and schedule options are the schedule class's constructor arguments, so the allowed
+keys and their types are read from those signatures and cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import difflib
+import hashlib
+import inspect
+import itertools
+import json
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import yaml
+
+from flair_munch.corpora.named_corpus import load_corpus
+from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus
+from flair_munch.corpora.subsample import resolve_size
+from flair_munch.models.multi_head_tagger import MultiHeadTagger
+from flair_munch.training.schedules import ORDERS, SCHEDULES, Schedule, type_alternating_order
+from flair_munch.training.trainer import FINAL_MODELS, AuxiliaryTrainer
+
+KeyPath = tuple  # e.g. ("training", "max_epochs") or ("schedules", 3, "munch-iter", "order")
+_NO_DEFAULT = inspect.Parameter.empty
+
+
+def _params(func, exclude: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    """Keyword name -> (type, default) of a signature, so recipe keys follow the API."""
+    try:
+        hints = typing.get_type_hints(func.__init__ if inspect.isclass(func) else func)
+    except TypeError:  # a class without its own __init__
+        hints = {}
+    return {name: (hints.get(name, Any), p.default) for name, p in inspect.signature(func).parameters.items()
+            if name not in ("self", *exclude) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+MODEL_KEYS = _params(MultiHeadTagger.__init__, ("embeddings", "tag_dictionaries", "tag_type", "entity_types",
+                                                "init_from_state_dict"))
+# Keys the recipe sets elsewhere: where to put them instead.
+TRAINING_MOVED = {"target": "`targets`", "aux": "`aux`", "schedule": "`schedules`", "base_path": "`output_dir`",
+                  "seed": "`seeds`", "learning_rate": "`grid.learning_rate`",
+                  "mini_batch_size": "`grid.mini_batch_size`", "train_with_dev": "`test_with_dev`"}
+TRAINING_KEYS = _params(AuxiliaryTrainer.train, tuple(TRAINING_MOVED))
+CORPUS_KEYS = _params(load_corpus, ("name_or_path", "data_dir", "samples", "label_type", "name"))
+GRID_KEYS = {"learning_rate": (Union[float, list[float]], [0.1]), "mini_batch_size": (Union[int, list[int]], [32])}
+TOP_KEYS: dict[str, tuple[Any, Any]] = {
+    "name": (str, _NO_DEFAULT), "output_dir": (str, _NO_DEFAULT), "data_dir": (Optional[str], None),
+    "samples": (bool, False), "device": (str, "auto"), "embeddings": (Union[str, list[str]], "default"),
+    "model": (Optional[dict], None), "corpora": (dict, _NO_DEFAULT), "targets": (Union[str, list[str]], _NO_DEFAULT),
+    "aux": (Optional[dict], None), "schedules": (list, _NO_DEFAULT), "training": (Optional[dict], None),
+    "grid": (Optional[dict], None),
+    "seeds": (Union[int, list[int]], [1]), "test_with_dev": (bool, False),
+    "target_train_size": (Optional[Union[int, float, str]], None), "aux_train_size": (Optional[Union[int, float, str]], None),
+}
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+class RecipeError(ValueError):
+    """One or more recipe problems, one per line as ``{file}:{line}: {key}: {problem}. {fix}``."""
+
+    def __init__(self, message: str, file: str = "", line: Optional[int] = None, key: str = "") -> None:
+        super().__init__(message)
+        self.file, self.line, self.key = file, line, key
+
+
+def _fmt_path(path: KeyPath) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return True
+    if origin is Union:
+        return any(_type_ok(value, arg) for arg in args)
+    if tp is type(None):
+        return value is None
+    if tp in (bool, int, str, dict, list):
+        return isinstance(value, tp) and (tp is bool or not isinstance(value, bool))
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is Path:
+        return isinstance(value, str)
+    if origin in (list, collections.abc.Sequence):
+        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
+    return True
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Union:
+        return " or ".join(dict.fromkeys(_type_name(a) for a in typing.get_args(tp)))
+    if typing.get_origin(tp) in (list, collections.abc.Sequence):
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    return {type(None): "null", dict: "a mapping", list: "a list", Path: "str"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _suggest(key: str, valid: Sequence[str]) -> str:
+    near = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+    return f"Did you mean `{near[0]}`? " if near else ""
+
+
+class _Checker:
+    """Collects every problem with its location, so one run of a recipe reports them all."""
+
+    def __init__(self, file: str, locations: dict) -> None:
+        self.file, self.locations, self.problems = file, locations, []
+
+    def where(self, path: KeyPath) -> tuple[Optional[int], str]:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.locations:
+                loc = self.locations[path[:end]]
+                return (loc, f"{self.file}:{loc}") if isinstance(loc, int) else (None, f"{self.file} ({loc})")
+        return 1, f"{self.file}:1"
+
+    def error(self, path: KeyPath, problem: str, fix: str) -> None:
+        self.problems.append((path, problem, fix))
+
+    def raise_if_any(self) -> None:
+        if not self.problems:
+            return
+        lines, first = [], None
+        by_line = sorted(self.problems, key=lambda p: (self.where(p[0])[0] or 10**9))  # --set problems last
+        for path, problem, fix in by_line:
+            line, where = self.where(path)
+            first = first or (line, _fmt_path(path) or "(recipe)")
+            lines.append(f"{where}: {_fmt_path(path) or '(recipe)'}: {problem}. {fix}".rstrip())
+        raise RecipeError("\n".join(lines), self.file, first[0], first[1])
+
+    def mapping(self, value: Any, path: KeyPath, valid: dict, what: str = "keys") -> dict:
+        """The known entries of a mapping section; reports unknown keys and wrong value types."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.error(path, f"expected a mapping, got {value!r}", f"Write `{_fmt_path(path)}:` with {what} below it.")
+            return {}
+        known = {}
+        for key, item in value.items():
+            if key not in valid:
+                moved = TRAINING_MOVED.get(key) if path == ("training",) else None
+                fix = f"Set it with {moved} instead." if moved else _suggest(key, valid) + f"Valid {what}: {', '.join(valid)}."
+                self.error(path + (key,), f"unknown key `{key}`", fix)
+            elif self.typed(item, path + (key,), valid[key][0]):
+                known[key] = item
+        return known
+
+    def typed(self, value: Any, path: KeyPath, tp: Any) -> bool:
+        if _type_ok(value, tp):
+            return True
+        self.error(path, f"expected {_type_name(tp)}, got {value!r} ({type(value).__name__})",
+                   f"Change the value of `{_fmt_path(path)}` to {_type_name(tp)}.")
+        return False
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule named in a recipe, with its constructor options; builds a fresh instance per run."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash(self.label)
+
+    def build(self) -> Schedule:
+        return SCHEDULES[self.name](**self.options)
+
+    @property
+    def label(self) -> str:
+        if not self.options:
+            return self.name
+        text = ",".join(f"{k}={'[' + ','.join(v) + ']' if isinstance(v, list) else v}" for k, v in self.options.items())
+        return f"{self.name}({text})"
+
+    def to_data(self) -> Union[str, dict]:
+        return {self.name: dict(self.options)} if self.options else self.name
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of a study; ``run_id`` hashes everything that changes its numbers."""
+
+    target: str
+    aux: tuple[str, ...]
+    schedule: ScheduleSpec
+    learning_rate: float
+    mini_batch_size: int
+    seed: int
+    settings: str = field(default="{}", repr=False)  # canonical JSON of the recipe parts the run depends on
+
+    @property
+    def run_id(self) -> str:
+        spec = {"target": self.target, "aux": list(self.aux), "schedule": self.schedule.to_data(),
+                "learning_rate": self.learning_rate, "mini_batch_size": self.mini_batch_size, "seed": self.seed}
+        text = json.dumps({"recipe": json.loads(self.settings), "run": spec}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        return (f"{self.target} {self.schedule.label} lr={self.learning_rate} bs={self.mini_batch_size} "
+                f"seed={self.seed} [{self.run_id}]")
+
+
+@dataclass
+class Recipe:
+    """A validated, normalised study: defaults filled, so ``runs()`` and ``to_dict()`` are explicit."""
+
+    name: str
+    output_dir: str
+    corpora: dict[str, dict]
+    targets: list[str]
+    aux: dict[str, list[str]]
+    schedules: list[ScheduleSpec]
+    data_dir: Optional[str] = None
+    samples: bool = False
+    device: str = "auto"
+    embeddings: Union[str, list[str]] = "default"
+    model: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    grid: dict = field(default_factory=lambda: {k: list(d) for k, (_, d) in GRID_KEYS.items()})
+    seeds: list[int] = field(default_factory=lambda: [1])
+    test_with_dev: bool = False
+    target_train_size: Optional[Union[int, float, str]] = None
+    aux_train_size: Optional[Union[int, float, str]] = None
+    path: Optional[str] = None
+    locations: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def grid_points(self) -> list[tuple[float, int]]:
+        return list(itertools.product(self.grid["learning_rate"], self.grid["mini_batch_size"]))
+
+    def runs(self) -> list[RunSpec]:
+        """Every run: targets x schedules x seeds x grid points, in that (deterministic) order."""
+        runs = []
+        for target in self.targets:
+            aux = tuple(self.aux[target])
+            settings = json.dumps({
+                "corpora": {name: self.corpus_options(name, name == target) for name in (target, *aux)},
+                "embeddings": self.embeddings,
+                "model": self.model, "training": self.training, "test_with_dev": self.test_with_dev,
+                "samples": self.samples}, sort_keys=True, separators=(",", ":"))
+            for schedule, seed, (lr, batch) in itertools.product(self.schedules, self.seeds, self.grid_points()):
+                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, settings))
+        return runs
+
+    def corpus_options(self, name: str, as_target: bool) -> dict:
+        """``load_corpus`` options of ``name`` in its role: ``target_train_size``/``aux_train_size`` cut train."""
+        options = dict(self.corpora[name])
+        role_size = self.target_train_size if as_target else self.aux_train_size
+        if role_size is not None:
+            options["train_size"] = role_size
+        return options
+
+    def load_corpora(self, target: str, aux) -> list:
+        """The target and its aux corpora, loaded (cut) for this target; the recipe key names each head."""
+        from flair_munch.corpora import load_corpus
+
+        return [
+            load_corpus(name, data_dir=self.data_dir, samples=self.samples, name=name,
+                        **self.corpus_options(name, name == target))
+            for name in (target, *aux)
+        ]
+
+    def to_dict(self) -> dict:
+        data = {k: getattr(self, k) for k in TOP_KEYS}
+        data["schedules"] = [spec.to_data() for spec in self.schedules]
+        return json.loads(json.dumps(data))  # deep plain copy
+
+
+
+# ----- loading: YAML with a line number for every key, then --set overrides -----
+
+
+def _compose(text: str, file: str) -> tuple[Any, dict]:
+    """Plain data plus ``{key path: line}`` for every mapping key and list item."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise RecipeError(f"{file}:{line}: (yaml): {exc.problem or exc}. Fix the YAML syntax.", file, line) from None
+    locations: dict = {(): 1}
+
+    def walk(node, path: KeyPath):
+        if isinstance(node, yaml.MappingNode):
+            loader.flatten_mapping(node)
+            result = {}
+            for key_node, value_node in node.value:
+                key, line = loader.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+                if key in result:
+                    raise RecipeError(f"{file}:{line}: {_fmt_path(path + (key,))}: duplicate key. Keep only one.",
+                                      file, line, _fmt_path(path + (key,)))
+                locations[path + (key,)] = line
+                result[key] = walk(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                locations[path + (i,)] = item.start_mark.line + 1
+            return [walk(item, path + (i,)) for i, item in enumerate(node.value)]
+        return loader.construct_object(node, deep=True)
+
+    try:
+        return (walk(root, ()) if root is not None else None), locations
+    finally:
+        loader.dispose()
+
+
+def _apply_override(data: dict, text: str, locations: dict, file: str) -> None:
+    """Sets one ``key.sub=value`` override; its value is YAML, e.g. ``seeds=[1,2]``."""
+    key, sep, raw = text.partition("=")
+    where = f"--set {text}"
+    path = tuple(part.strip() for part in key.strip().split("."))
+    if not sep or not all(path):
+        raise RecipeError(f"{file} ({where}): {key}: not a `key=value` override. Write e.g. "
+                          "`--set training.max_epochs=3`.", file, None, key)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise RecipeError(f"{file} ({where}): {key}: the value is not valid YAML ({exc}). Quote it.",
+                          file, None, key) from None
+    node = data
+    for depth, part in enumerate(path[:-1]):
+        if node.get(part) is None:
+            node[part] = {}
+        if not isinstance(node[part], dict):
+            raise RecipeError(f"{file} ({where}): {_fmt_path(path[:depth + 1])}: not a mapping, so it has no "
+                              f"key `{path[depth + 1]}`. Set `{_fmt_path(path[:depth + 1])}=...` instead.",
+                              file, None, _fmt_path(path))
+        node = node[part]
+    node[path[-1]] = value
+    for loc in [loc for loc in locations if loc[:len(path)] == path]:
+        del locations[loc]
+    locations[path] = where
+
+
+def load_recipe(path: Union[str, Path], overrides: Sequence[str] = ()) -> Recipe:
+    """Reads, overrides and validates a recipe; raises one :class:`RecipeError` listing every problem.
+
+    Args:
+        path: the YAML file.
+        overrides: ``--set`` strings such as ``training.max_epochs=3`` or ``seeds=[1,2]``.
+    """
+    file = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"recipe {file} does not exist")
+    data, locations = _compose(Path(path).read_text(encoding="utf-8"), file)
+    if not isinstance(data, dict):
+        raise RecipeError(f"{file}:1: (recipe): expected a mapping of keys (name, corpora, targets, schedules, ...), "
+                          f"got {type(data).__name__}. See the README's recipe example.", file, 1)
+    for text in overrides:
+        _apply_override(data, text, locations, file)
+    checker = _Checker(file, locations)
+    recipe = _validate(data, checker)
+    checker.raise_if_any()
+    recipe.path, recipe.locations = file, locations
+    return recipe
+
+
+def check_data(recipe: Recipe) -> None:
+    """Resolves every corpus of the recipe against its data folder (or the samples); reports all missing ones."""
+    checker = _Checker(recipe.path or "<recipe>", recipe.locations)
+    for name in recipe.corpora:
+        try:
+            resolve_corpus(name, data_dir=recipe.data_dir, samples=recipe.samples)
+        except CorpusNotFoundError as exc:
+            checker.error(("corpora", name), "corpus not found", str(exc))
+    checker.raise_if_any()
+
+
+# ----- validation -----
+
+
+def _validate(data: dict, check: _Checker) -> Recipe:
+    """Checks every section and returns the normalised recipe (meaningful only if no problem was found)."""
+    top = check.mapping(data, (), TOP_KEYS, "top-level keys")
+    for key, (_, default) in TOP_KEYS.items():
+        if default is _NO_DEFAULT and key not in data:
+            check.error((), f"missing required key `{key}`", f"Add `{key}:` (see the README's recipe example).")
+    if "device" in top and not _DEVICE.match(top["device"]):
+        check.error(("device",), f"unknown device {top['device']!r}", "Use auto, cpu, cuda or cuda:N.")
+    corpora, names = _corpora(top.get("corpora") or {}, check)
+    targets = _references(top.get("targets", []), ("targets",), names, check)
+    if "targets" in top and not targets:
+        check.error(("targets",), "no target corpus", "List at least one key of `corpora`.")
+    aux = {t: [n for n in corpora if n != t] for t in targets}
+    for target, items in (top.get("aux") or {}).items():
+        path = ("aux", target)
+        resolved = _references([target], path, names, check)
+        if resolved and resolved[0] not in targets:
+            check.error(path, f"`{target}` is not one of the targets {targets}", "Key `aux` by target names.")
+        elif resolved and check.typed(items, path, Union[str, list[str]]):
+            aux[resolved[0]] = _references(items, path, names, check)
+            if resolved[0] in aux[resolved[0]]:
+                check.error(path, f"the target `{resolved[0]}` is listed as its own auxiliary corpus", "Remove it.")
+    schedules = _schedules(top.get("schedules", []), aux, names, check)
+    training = {k: d for k, (_, d) in TRAINING_KEYS.items()} | check.mapping(
+        top.get("training"), ("training",), TRAINING_KEYS, "training keys (AuxiliaryTrainer.train arguments)")
+    if training["final_model"] not in FINAL_MODELS:
+        check.error(("training", "final_model"), f"unknown final model {training['final_model']!r}",
+                    f"Choose one of: {', '.join(FINAL_MODELS)}.")
+    model = {k: d for k, (_, d) in MODEL_KEYS.items()} | check.mapping(
+        top.get("model"), ("model",), MODEL_KEYS, "model keys (MultiHeadTagger arguments)")
+    grid = {k: list(d) for k, (_, d) in GRID_KEYS.items()}
+    for key, values in check.mapping(top.get("grid"), ("grid",), GRID_KEYS, "grid keys").items():
+        grid[key] = values if isinstance(values, list) else [values]
+        if not grid[key] or any(v <= 0 for v in grid[key]):
+            check.error(("grid", key), f"expected a non-empty list of positive numbers, got {values!r}",
+                        f"Write e.g. `{key}: {list(GRID_KEYS[key][1])}`.")
+    seeds = top.get("seeds", [1])
+    seeds = seeds if isinstance(seeds, list) else [seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        check.error(("seeds",), f"expected a non-empty list of distinct seeds, got {seeds!r}", "Write e.g. `seeds: [1, 2, 3]`.")
+    embeddings = top.get("embeddings", "default")
+    if embeddings == [] or embeddings == "":
+        check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
+    return Recipe(name=top.get("name", ""), output_dir=top.get("output_dir", ""), corpora=corpora, targets=targets,
+                  aux=aux, schedules=schedules, data_dir=top.get("data_dir"), samples=top.get("samples", False),
+                  device=top.get("device", "auto"), embeddings=embeddings, model=model, training=training, grid=grid,
+                  seeds=seeds, test_with_dev=top.get("test_with_dev", False),
+                  target_train_size=top.get("target_train_size"), aux_train_size=top.get("aux_train_size"))
+
+
+def _corpora(section: dict, check: _Checker) -> tuple[dict[str, dict], dict[str, str]]:
+    """Normalised ``{name: load_corpus options}`` and a map from every spelling used to the name."""
+    corpora, names = {}, {}
+    valid = sorted(REGISTRY)
+    for key, options in section.items():
+        path = ("corpora", key)
+        info = lookup(key) if isinstance(key, str) else None
+        if info is None and not (isinstance(key, str) and Path(key).expanduser().is_dir()):
+            near = difflib.get_close_matches(str(key).lower(), valid, n=3, cutoff=0.5)
+            hint = f"Did you mean {', '.join(f'`{n}`' for n in near)}? " if near else ""
+            check.error(path, f"unknown corpus `{key}`: not a registered name and not an existing folder",
+                        hint + f"Valid names: {', '.join(valid)}; or give the path of a folder with train/dev/test.tsv.")
+            continue
+        name = info.name if info else key
+        if name in corpora:
+            check.error(path, f"corpus `{name}` is listed twice", "Keep one entry.")
+        given = check.mapping(options, path, CORPUS_KEYS, "corpus options (load_corpus arguments)")
+        if given.get("train_size") is not None:
+            try:
+                resolve_size(given["train_size"], 100)
+            except ValueError as exc:
+                check.error(path + ("train_size",), str(exc).split(": ", 1)[-1].split(". ")[0], "Use e.g. 1000, 0.1 or '10%'.")
+        if given.get("long_sentences", "split") not in ("split", "reject"):
+            check.error(path + ("long_sentences",), f"unknown value {given['long_sentences']!r}", "Choose split or reject.")
+        corpora[name] = {k: d for k, (_, d) in CORPUS_KEYS.items()} | given
+        names[key] = names[name] = name
+        check.locations.setdefault(("corpora", name), check.locations.get(path))
+    return corpora, names
+
+
+def _references(items: Any, path: KeyPath, names: dict[str, str], check: _Checker) -> list[str]:
+    """Corpus names (one string or a list) that must be keys of ``corpora``, as normalised names."""
+    items = [items] if isinstance(items, str) else items
+    if not isinstance(items, list):
+        check.error(path, f"expected a list of corpus names, got {items!r}", "Write e.g. `[ncbi-disease]`.")
+        return []
+    resolved = []
+    for i, item in enumerate(items):
+        info = lookup(item) if isinstance(item, str) else None
+        name = names.get(item) or (info and names.get(info.name))
+        if name is None:
+            check.error(path + (i,), f"`{item}` is not a key of `corpora`",
+                        f"Add it under `corpora:` or choose one of: {', '.join(dict.fromkeys(names.values())) or '(none)'}.")
+        elif name in resolved:
+            check.error(path + (i,), f"`{name}` is listed twice", "Keep one.")
+        else:
+            resolved.append(name)
+    return resolved
+
+
+def _schedules(items: Any, aux: dict[str, list[str]], names: dict[str, str], check: _Checker) -> list[ScheduleSpec]:
+    """Schedule specs, their options checked against the constructor and every target's aux corpora."""
+    if not isinstance(items, list) or not items:
+        check.error(("schedules",), f"expected a non-empty list of schedules, got {items!r}",
+                    f"Write e.g. `schedules: [single-task, munch-conc]`; valid names: {', '.join(SCHEDULES)}.")
+        return []
+    specs: list[ScheduleSpec] = []
+    for i, item in enumerate(items):
+        path = ("schedules", i)
+        if isinstance(item, dict) and len(item) == 1:
+            (name, options), = item.items()
+            path += (name,)
+        else:
+            name, options = item, None
+        if not isinstance(name, str):
+            check.error(path, f"expected a schedule name or `{{name: {{option: value}}}}`, got {item!r}",
+                        f"Valid names: {', '.join(SCHEDULES)}.")
+            continue
+        if name not in SCHEDULES:
+            check.error(path, f"unknown schedule `{name}`", _suggest(name, SCHEDULES) + f"Valid names: {', '.join(SCHEDULES)}.")
+            continue
+        params = _params(SCHEDULES[name], ())
+        given = check.mapping(options, path, params, f"options of {name}" if params else f"options ({name} takes none)")
+        for target, corpora in aux.items():
+            given = _schedule_options(name, given, path, target, corpora, names, check)
+        spec = ScheduleSpec(name, given)
+        if spec.label in [s.label for s in specs]:
+            check.error(path, f"schedule `{spec.label}` is listed twice", "Keep one.")
+        specs.append(spec)
+    return specs
+
+
+def _schedule_options(name, options, path, target, corpora, names, check) -> dict:
+    """Checks one schedule's options against one target's aux corpora; returns them with normalised names."""
+    options = dict(options)
+    if name != "single-task" and not corpora:
+        check.error(path, f"`{name}` needs auxiliary corpora but target `{target}` has none", "Add corpora or fix `aux`.")
+        return options
+    order = options.get("order", "random-alternating")
+    if "order" in options and isinstance(order, list):
+        options["order"] = order = _references(order, path + ("order",), names, check)
+        if sorted(order) != sorted(corpora):
+            check.error(path + ("order",), f"the order {order} does not list each auxiliary corpus of `{target}` "
+                        "exactly once", f"List exactly: {', '.join(corpora)}.")
+    elif "order" in options and order not in ORDERS:
+        check.error(path + ("order",), f"unknown order {order!r}",
+                    f"{_suggest(order, ORDERS)}Choose one of: {', '.join(ORDERS)}, or a list of the aux corpus names.")
+    elif name in ("munch-iter", "munch-stack") and order == "random-alternating":
+        try:
+            type_alternating_order(corpora, {n: REGISTRY[n].entity_type if n in REGISTRY else None for n in corpora}, 0)
+        except ValueError as exc:
+            check.error(path, f"target `{target}`: {exc}".rstrip("."), "Set the `order` option.")
+    if name == "single-aux":
+        chosen = options.get("aux")
+        if chosen is None and len(corpora) != 1:
+            check.error(path, f"single-aux needs one auxiliary corpus; `{target}` has {corpora}",
+                        "Use single-aux-best, or `{single-aux: {aux: NAME}}`.")
+        elif chosen is not None:
+            resolved = _references([chosen], path + ("aux",), names, check)
+            if resolved and resolved[0] not in corpora:
+                check.error(path + ("aux",), f"`{chosen}` is not an auxiliary corpus of `{target}`",
+                            f"Choose one of: {', '.join(corpora)}.")
+            options["aux"] = resolved[0] if resolved else chosen
+    return options

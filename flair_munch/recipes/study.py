@@ -1,0 +1,149 @@
+"""Running a whole study from a recipe: every target x schedule x hyperparameters x seed, resumable.
+
+Each run lives in ``OUTPUT/runs/<run id>/`` and is skipped once its ``metrics.json`` exists, so
+an interrupted study (Ctrl-C, kill -9) continues where it stopped; a half-finished run resumes
+from its last epoch checkpoint. SingleAux runs needed by SingleAux-best and dev-sorted orders
+are shared through ``OUTPUT/shared-runs/``. ``OUTPUT/results.jsonl`` is the results index: one
+JSON line per finished run, rewritten atomically after every run (JSON lines: readable, diffable,
+and a study is written by one process, so no database is needed).
+"""
+
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import flair
+
+from flair_munch.training.result import TrainingResult
+from flair_munch.training.run_directory import atomic_write_text
+
+log = logging.getLogger("flair_munch")
+
+
+@dataclass
+class StudyStatus:
+    """What a study holds: all runs, the finished ones, and where things are."""
+
+    total: int
+    done: int
+    output_dir: Path
+    lines: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        return "\n".join([*self.lines, f"{self.done} of {self.total} runs done ({self.total - self.done} to run)"])
+
+
+def _run_dir(output_dir: Path, spec, final: bool = False) -> Path:
+    return output_dir / "runs" / (f"{spec.run_id}-train+dev" if final else spec.run_id)
+
+
+def _finished(path: Path) -> Optional[TrainingResult]:
+    metrics = path / "metrics.json"
+    return TrainingResult.load(metrics) if metrics.is_file() else None
+
+
+def study_status(recipe) -> StudyStatus:
+    """Every run of the study (target, schedule, hyperparameters, seed) and whether it is done."""
+    output_dir = Path(recipe.output_dir)
+    specs = recipe.runs()
+    lines = [f"{'status':<8} {'run id':<14} {'target':<16} {'schedule':<32} {'lr':>6} {'batch':>5} {'seed':>4}"]
+    done = 0
+    for spec in specs:
+        finished = _finished(_run_dir(output_dir, spec)) is not None
+        if recipe.test_with_dev:
+            finished = finished and _finished(_run_dir(output_dir, spec, final=True)) is not None
+        done += finished
+        lines.append(
+            f"{'done' if finished else 'to run':<8} {spec.run_id:<14} {spec.target:<16} {spec.schedule.label:<32} "
+            f"{spec.learning_rate:>6g} {spec.mini_batch_size:>5d} {spec.seed:>4d}"
+        )
+    return StudyStatus(total=len(specs), done=done, output_dir=output_dir, lines=lines)
+
+
+def _record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> dict:
+    test_run = final or result
+    return {
+        "run_id": spec.run_id,
+        "target": spec.target,
+        "aux": list(spec.aux),
+        "schedule": spec.schedule.label,
+        "seed": spec.seed,
+        "hparams": {"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
+        "selected": False,
+        "dev": result.dev,
+        "test": test_run.test,
+        "updates": test_run.updates,
+        "epochs": test_run.epochs,
+        "seconds": result.seconds + (final.seconds if final else 0.0),
+        "aux_order": test_run.aux_order,
+        "run_dir": str(Path(test_run.model_path).resolve().parent),  # where its test predictions are
+        "history": [{k: row.get(k) for k in ("stage", "epoch", "lr", "target_loss", "dev_f1", "seconds")}
+                    for row in result.history],
+    }
+
+
+def _with_selection(records: list[dict]) -> list[dict]:
+    """Marks, per (target, schedule, seed), the grid point with the best target dev F1 (SPEC 1.3)."""
+    groups = defaultdict(list)
+    for record in records:
+        groups[(record["target"], record["schedule"], record["seed"])].append(record)
+    for group in groups.values():
+        best = max(group, key=lambda r: ((r["dev"] or {}).get("f1", -1.0), -r["hparams"]["learning_rate"]))
+        for record in group:
+            record["selected"] = record is best
+    return records
+
+
+def write_index(output_dir: Path, records: list[dict]) -> Path:
+    lines = [json.dumps(record, sort_keys=True) for record in _with_selection(records)]
+    return atomic_write_text(output_dir / "results.jsonl", "\n".join(lines) + ("\n" if lines else ""))
+
+
+def run_study(recipe, progress: bool = True) -> StudyStatus:
+    """Trains every run of ``recipe`` that is not done yet, then writes the results index."""
+    from flair_munch.device import select_device
+    from flair_munch.embeddings import load_embeddings
+    from flair_munch.models import MultiHeadTagger
+    from flair_munch.training import AuxiliaryTrainer
+
+    output_dir = Path(recipe.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output_dir / "recipe.json", json.dumps(recipe.to_dict(), indent=1, default=str))
+    select_device(recipe.device)
+    specs = recipe.runs()
+    embeddings = load_embeddings(recipe.embeddings)
+    records = []
+    start = time.time()
+    by_group = defaultdict(list)
+    for spec in specs:
+        by_group[(spec.target, spec.aux, spec.seed)].append(spec)
+    for (target, aux, seed), group in by_group.items():
+        corpora = recipe.load_corpora(target, aux)
+        flair.set_seed(seed)
+        model = MultiHeadTagger.from_corpora(embeddings, corpora, **recipe.model)
+        trainer = AuxiliaryTrainer(model, corpora, cache_dir=output_dir / "shared-runs")
+        for spec in group:
+            settings = dict(recipe.training, progress=progress, seed=spec.seed,
+                            learning_rate=spec.learning_rate, mini_batch_size=spec.mini_batch_size)
+            result = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
+                                   _run_dir(output_dir, spec), **settings)
+            records.append(_record(spec, result, None))
+            write_index(output_dir, records)
+            log.info("[%d/%d] %s %s", len(records), len(specs), spec.label, result.summary())
+        if recipe.test_with_dev:  # the selected grid point of each schedule, retrained on train + dev
+            for record in [r for r in _with_selection(records) if r["selected"] and r["target"] == target
+                           and r["seed"] == seed]:
+                spec = next(s for s in group if s.run_id == record["run_id"])
+                settings = dict(recipe.training, progress=progress, seed=spec.seed, train_with_dev=True,
+                                learning_rate=spec.learning_rate, mini_batch_size=spec.mini_batch_size)
+                final = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
+                                      _run_dir(output_dir, spec, final=True), **settings)
+                records[records.index(record)] = _record(spec, TrainingResult.load(
+                    _run_dir(output_dir, spec) / "metrics.json"), final)
+                write_index(output_dir, records)
+    log.info("study %s: %d runs in %.0f s", recipe.name, len(specs), time.time() - start)
+    return study_status(recipe)

@@ -1,0 +1,46 @@
+"""Tagging files with a trained model: raw text (one sentence per line) or CoNLL columns."""
+
+from pathlib import Path
+from typing import Union
+
+from flair.data import Sentence
+from flair.splitter import NoSentenceSplitter
+from flair.tokenization import SegtokTokenizer
+
+from flair_munch.corpora.conll import read_conll
+from flair_munch.corpora.spans import span_tags
+
+
+def _is_conll(path: Path) -> bool:
+    """A file whose non-blank lines hold tab-separated columns is CoNLL; anything else is raw text."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                return "\t" in line
+    return False
+
+
+def tag_file(model, path: Union[str, Path], head: str, mini_batch_size: int = 32) -> list[list[tuple[str, ...]]]:
+    """Rows per sentence: ``(token, predicted)`` for raw text, ``(token, gold, predicted)`` for CoNLL input.
+
+    Raw text is tokenized with Flair's default tokenizer (segtok), one sentence per line.
+    """
+    path = Path(path)
+    if head not in model.heads:
+        raise KeyError(f"unknown head {head!r}; the model's heads are {model.head_names}")
+    if _is_conll(path):
+        tagged = read_conll(path, max_length=None).sentences
+        sentences = [Sentence([token for token, _ in rows]) for rows in tagged]
+        gold = [[tag for _, tag in rows] for rows in tagged]
+    else:
+        splitter = NoSentenceSplitter(tokenizer=SegtokTokenizer())
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        sentences = [splitter.split(line)[0] for line in lines]
+        gold = None
+    model.predict(sentences, head=head, mini_batch_size=mini_batch_size)
+    rows = []
+    for i, sentence in enumerate(sentences):
+        predicted = span_tags(sentence, model.tag_type, "BIO")
+        tokens = [token.text for token in sentence]
+        rows.append(list(zip(tokens, gold[i], predicted)) if gold else list(zip(tokens, predicted)))
+    return rows

@@ -1,0 +1,186 @@
+"""Recipe schema: a study's YAML is validated, with file and line in every error, before anything trains."""
+
+import pytest
+
+from flair_munch.recipes import Recipe, RecipeError, RunSpec, ScheduleSpec, check_data, load_recipe
+from flair_munch.training.schedules import MunchIter
+
+VALID = """\
+name: quickstart
+output_dir: runs/quickstart
+samples: true
+corpora:
+  ncbi-disease: {train_size: 1000}
+  BC5CDR-chem: {train_size: "10%"}
+  s800:
+targets: [ncbi-disease]
+aux:
+  ncbi-disease: [bc5cdr-chem, s800]
+schedules:
+  - single-task
+  - munch-conc
+  - {munch-iter: {order: dev-sorted}}
+training:
+  max_epochs: 20
+grid:
+  learning_rate: [0.1, 0.05]
+  mini_batch_size: [16, 32]
+seeds: [1, 2]
+"""
+
+
+def write(tmp_path, text: str, name: str = "study.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def error_of(path: str, overrides=()) -> RecipeError:
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path, overrides)
+    return info.value
+
+
+def test_valid_recipe_expands_to_cross_product(tmp_path):
+    recipe = load_recipe(write(tmp_path, VALID))
+    assert isinstance(recipe, Recipe)
+    assert list(recipe.corpora) == ["ncbi-disease", "bc5cdr-chem", "s800"]  # registry names, normalised
+    assert recipe.corpora["s800"]["seed"] == 42  # load_corpus defaults filled
+    assert recipe.training["max_epochs"] == 20 and recipe.training["patience"] == 4
+    runs = recipe.runs()
+    assert len(runs) == 1 * 3 * 4 * 2
+    assert all(isinstance(run, RunSpec) and run.aux == ("bc5cdr-chem", "s800") for run in runs)
+    assert len({run.run_id for run in runs}) == len(runs)
+    assert all(len(run.run_id) == 12 for run in runs)
+    assert [(r.schedule.name, r.seed, r.learning_rate, r.mini_batch_size) for r in runs[:5]] == [
+        ("single-task", 1, 0.1, 16), ("single-task", 1, 0.1, 32), ("single-task", 1, 0.05, 16),
+        ("single-task", 1, 0.05, 32), ("single-task", 2, 0.1, 16)]
+    assert runs[-1].schedule.label == "munch-iter(order=dev-sorted)"
+    assert "munch-iter(order=dev-sorted)" in runs[-1].label
+    schedule = runs[-1].schedule.build()
+    assert isinstance(schedule, MunchIter) and schedule.order == "dev-sorted"
+    assert recipe.to_dict()["schedules"] == ["single-task", "munch-conc", {"munch-iter": {"order": "dev-sorted"}}]
+
+
+def test_run_ids_are_stable_and_follow_settings(tmp_path):
+    path = write(tmp_path, VALID)
+    ids = [run.run_id for run in load_recipe(path).runs()]
+    assert ids == [run.run_id for run in load_recipe(path).runs()]
+    changed = load_recipe(write(tmp_path, VALID.replace("max_epochs: 20", "max_epochs: 21"), "other.yaml"))
+    assert set(ids).isdisjoint(run.run_id for run in changed.runs())
+    explicit_default = load_recipe(path, ["corpora.s800.seed=42"])
+    assert ids == [run.run_id for run in explicit_default.runs()]
+
+
+def test_set_overrides_change_the_recipe(tmp_path):
+    path = write(tmp_path, VALID)
+    recipe = load_recipe(path, ["training.max_epochs=3", "seeds=[7]", "samples=false", "grid.learning_rate=[0.2]"])
+    assert recipe.training["max_epochs"] == 3 and recipe.seeds == [7] and recipe.samples is False
+    assert recipe.grid == {"learning_rate": [0.2], "mini_batch_size": [16, 32]}
+    assert len(recipe.runs()) == 3 * 2
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = write(tmp_path, VALID.replace("samples: true", "sample: true"))
+    error = error_of(path)
+    assert f"{path}:3: sample: unknown key `sample`" in str(error)
+    assert "Did you mean `samples`?" in str(error) and "test_with_dev" in str(error)
+    assert (error.file, error.line, error.key) == (path, 3, "sample")
+
+
+def test_misspelled_nested_key_suggests_the_fix(tmp_path):
+    path = write(tmp_path, VALID.replace("max_epochs: 20", "max_epoch: 20"))
+    message = str(error_of(path))
+    assert f"{path}:16: training.max_epoch: unknown key" in message
+    assert "Did you mean `max_epochs`?" in message and "patience" in message
+
+
+def test_moved_training_key_says_where_it_goes(tmp_path):
+    path = write(tmp_path, VALID.replace("max_epochs: 20", "max_epochs: 20\n  learning_rate: 0.1"))
+    assert f"{path}:17: training.learning_rate: unknown key `learning_rate`. Set it with `grid.learning_rate`" in str(
+        error_of(path))
+
+
+@pytest.mark.parametrize("old, new, line, key, expected", [
+    ("seeds: [1, 2]", 'seeds: "1"', 20, "seeds", "expected int or a list of int, got '1'"),
+    ("learning_rate: [0.1, 0.05]", "learning_rate: fast", 18, "grid.learning_rate", "got 'fast'"),
+    ("max_epochs: 20", "max_epochs: many", 16, "training.max_epochs", "expected int, got 'many'"),
+    ("{train_size: 1000}", "{train_size: lots}", 5, "corpora.ncbi-disease.train_size", "not a number"),
+])
+def test_wrong_types(tmp_path, old, new, line, key, expected):
+    path = write(tmp_path, VALID.replace(old, new))
+    error = error_of(path)
+    assert f"{path}:{line}: {key}: " in str(error) and expected in str(error)
+    assert (error.line, error.key) == (line, key)
+
+
+def test_unknown_schedule_lists_valid_names(tmp_path):
+    path = write(tmp_path, VALID.replace("  - munch-conc", "  - munch-cnoc"))
+    message = str(error_of(path))
+    assert f"{path}:13: schedules[1]: unknown schedule `munch-cnoc`" in message
+    assert "Did you mean `munch-conc`?" in message and "single-aux-best" in message and "munch-stack" in message
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("{munch-iter: {ordr: dev-sorted}}", "schedules[2].munch-iter.ordr: unknown key `ordr`. Did you mean `order`?"),
+    ("{munch-iter: {order: sorted}}", "schedules[2].munch-iter.order: unknown order 'sorted'. Did you mean `dev-sorted`?"),
+    ("{munch-iter: {order: [s800]}}", "does not list each auxiliary corpus of `ncbi-disease` exactly once"),
+    ("{munch-conc: {order: given}}", "schedules[2].munch-conc.order: unknown key `order`"),
+    ("single-aux", "single-aux needs one auxiliary corpus"),
+])
+def test_bad_schedule_options(tmp_path, schedule, expected):
+    path = write(tmp_path, VALID.replace("{munch-iter: {order: dev-sorted}}", schedule))
+    message = str(error_of(path))
+    assert f"{path}:14: " in message and expected in message
+
+
+def test_explicit_order_is_normalised(tmp_path):
+    text = VALID.replace("{order: dev-sorted}", "{order: [S800, BC5CDR-chem]}")
+    spec = load_recipe(write(tmp_path, text)).schedules[-1]
+    assert spec == ScheduleSpec("munch-iter", {"order": ["s800", "bc5cdr-chem"]})
+    assert spec.label == "munch-iter(order=[s800,bc5cdr-chem])"
+
+
+def test_target_not_in_corpora(tmp_path):
+    path = write(tmp_path, VALID.replace("targets: [ncbi-disease]", "targets: [ncbi-disease, bc2gm]"))
+    message = str(error_of(path))
+    assert f"{path}:8: targets[1]: `bc2gm` is not a key of `corpora`" in message
+    assert "ncbi-disease, bc5cdr-chem, s800" in message
+
+
+def test_unknown_corpus_name_suggests_registry_names(tmp_path):
+    path = write(tmp_path, VALID.replace("  s800:", "  s-800:").replace("bc5cdr-chem, s800]", "bc5cdr-chem]"))
+    message = str(error_of(path))
+    assert f"{path}:7: corpora.s-800: unknown corpus `s-800`" in message
+    assert "Did you mean `s800`" in message and "bc4chemd" in message
+
+
+def test_several_problems_in_one_error(tmp_path):
+    path = write(tmp_path, VALID.replace("samples: true", "sample: true").replace("max_epochs", "max_epoch"))
+    lines = str(error_of(path)).splitlines()
+    assert [line.split(": ")[0] for line in lines] == [f"{path}:3", f"{path}:16"]
+
+
+def test_bad_set_key_names_the_override(tmp_path):
+    path = write(tmp_path, VALID)
+    error = error_of(path, ["training.max_epoch=3"])
+    assert f"{path} (--set training.max_epoch=3): training.max_epoch: unknown key" in str(error)
+    assert "Did you mean `max_epochs`?" in str(error) and error.line is None
+    assert "--set seeds=x" in str(error_of(path, ["seeds=x"]))
+    assert "not a `key=value` override" in str(error_of(path, ["seeds"]))
+
+
+def test_check_data_names_missing_files(tmp_path):
+    data = tmp_path / "data"
+    (data / "NCBI-disease").mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (data / "NCBI-disease" / f"{split}.tsv").write_text("Aspirin\tO\n", encoding="utf-8")
+    text = VALID.replace("samples: true", f"data_dir: {data}").replace("  s800:", "  bc4chemd:")
+    path = write(tmp_path, text.replace("bc5cdr-chem, s800]", "bc5cdr-chem, bc4chemd]"))
+    recipe = load_recipe(path)  # the schema never touches the data
+    with pytest.raises(RecipeError) as info:
+        check_data(recipe)
+    message = str(info.value)
+    assert f"{path}:6: corpora.bc5cdr-chem: corpus not found" in message
+    assert f"{path}:7: corpora.bc4chemd: corpus not found" in message
+    assert str(data / "BC4CHEMD" / "train.tsv") in message and "ncbi-disease:" not in message

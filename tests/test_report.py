@@ -1,0 +1,149 @@
+"""The study report on a hand-built study: table cells, macro/micro, significance, update counts, plots."""
+
+import csv
+import json
+import statistics
+
+import pytest
+
+from flair_munch.evaluation import paired_bootstrap, paired_difference, read_results, write_report
+
+SENTENCES = 40  # every test sentence holds exactly one gold entity
+
+
+def f1(correct: int) -> float:
+    """Span F1 of a run that finds `correct` of the 40 gold entities and predicts nothing else."""
+    return 2 * correct / (correct + SENTENCES)
+
+
+# (schedule, target, seed) -> entities found; the munch schedule on t-two seed 1 equals the baseline
+FOUND = {
+    ("single-task", "t-one", 1): 20, ("single-task", "t-one", 2): 24,
+    ("single-task", "t-two", 1): 30, ("single-task", "t-two", 2): 28,
+    ("munch-iter", "t-one", 1): 36, ("munch-iter", "t-one", 2): 38,
+    ("munch-iter", "t-two", 1): 30, ("munch-iter", "t-two", 2): 32,
+}
+
+
+def write_predictions(run_dir, target: str, correct: int) -> None:
+    entity = "Disease" if target == "t-one" else "Chemical"
+    lines = []
+    for i in range(SENTENCES):
+        predicted = f"B-{entity}" if i < correct else "O"
+        lines += [f"The\tO\tO", f"word{i}\tB-{entity}\t{predicted}", ".\tO\tO", ""]
+    run_dir.mkdir(parents=True)
+    (run_dir / "test-predictions.conll").write_text("\n".join(lines), encoding="utf-8")
+
+
+def record(tmp_path, schedule, target, seed, correct, is_selected=True, lr=0.1):
+    run_dir = tmp_path / "runs" / f"{schedule}-{target}-{seed}-{lr}"
+    write_predictions(run_dir, target, correct)
+    shared = 600 if schedule == "single-task" else 1200
+    history = [{"stage": "s", "epoch": e, "lr": lr, "target_loss": 1.0 / e, "dev_f1": 0.2 * e, "seconds": 1.0}
+               for e in range(1, 4)]
+    return {
+        "run_id": run_dir.name, "target": target, "schedule": schedule, "seed": seed,
+        "hparams": {"learning_rate": lr, "mini_batch_size": 32}, "selected": is_selected,
+        "dev": None if seed == 2 else {"precision": 0.5, "recall": 0.5, "f1": 0.5},
+        "test": {"precision": 1.0, "recall": correct / SENTENCES, "f1": f1(correct)},
+        "updates": {"shared": shared, target: 600}, "epochs": 3, "seconds": 10.0,
+        "run_dir": str(run_dir), "history": history,
+    }
+
+
+@pytest.fixture
+def study(tmp_path):
+    records = [record(tmp_path, *key, correct) for key, correct in FOUND.items()]
+    # a grid point that lost on dev: perfect on test, but must not enter any table
+    records.insert(1, record(tmp_path, "munch-iter", "t-one", 1, SENTENCES, is_selected=False, lr=0.01))
+    text = "\n".join(json.dumps(r) for r in records) + '\n{"run_id": "killed-mid-wri'
+    (tmp_path / "results.jsonl").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def rows_of(path):
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def mean_sd(values):
+    return statistics.mean(values), statistics.stdev(values)
+
+
+def test_partial_last_line_is_skipped_with_a_warning(study):
+    with pytest.warns(RuntimeWarning, match="partial last line"):
+        records = read_results(study)
+    assert len(records) == len(FOUND) + 1
+
+
+@pytest.mark.filterwarnings("ignore:.*partial last line")
+def test_table_cells_macro_micro_and_best(study):
+    paths = write_report(study)
+    assert paths.out_dir == study / "report"
+    table = {row["schedule"]: row for row in rows_of(paths.table_csv)}
+    assert list(table) == ["single-task", "munch-iter"]
+
+    for (schedule, target) in [("single-task", "t-one"), ("munch-iter", "t-one"), ("munch-iter", "t-two")]:
+        mean, sd = mean_sd([100 * f1(FOUND[schedule, target, s]) for s in (1, 2)])
+        assert float(table[schedule][target]) == pytest.approx(mean, abs=1e-4)
+        assert float(table[schedule][f"{target}_sd"]) == pytest.approx(sd, abs=1e-4)
+        assert table[schedule][f"{target}_n"] == "2"
+
+    # macro: per seed, mean over the two targets; then mean ± sd over seeds
+    macro = [(100 * f1(FOUND["munch-iter", "t-one", s]) + 100 * f1(FOUND["munch-iter", "t-two", s])) / 2
+             for s in (1, 2)]
+    assert float(table["munch-iter"]["macro"]) == pytest.approx(statistics.mean(macro), abs=1e-4)
+    # micro, pooled over both targets' 80 sentences: seed 1 finds 20 + 30 of 80, seed 2 finds 24 + 28
+    micro = [100 * 2 * 50 / (50 + 80), 100 * 2 * 52 / (52 + 80)]
+    assert float(table["single-task"]["micro"]) == pytest.approx(statistics.mean(micro), abs=1e-4)
+    assert float(table["single-task"]["micro_sd"]) == pytest.approx(statistics.stdev(micro), abs=1e-4)
+
+    markdown = paths.table_md.read_text(encoding="utf-8")
+    munch_line = next(line for line in markdown.splitlines() if line.startswith("| munch-iter"))
+    base_line = next(line for line in markdown.splitlines() if line.startswith("| single-task"))
+    mean, sd = mean_sd([100 * f1(FOUND["munch-iter", "t-one", s]) for s in (1, 2)])
+    assert f"**{mean:.2f} ± {sd:.2f}**" in munch_line
+    assert "**" not in base_line
+    assert markdown in paths.markdown
+
+
+@pytest.mark.filterwarnings("ignore:.*partial last line")
+def test_significance_updates_and_plots(study):
+    paths = write_report(study, out_dir=study / "elsewhere")
+    rows = {(r["schedule"], r["target"]): r for r in rows_of(paths.significance_csv)}
+
+    gain = [100 * (f1(FOUND["munch-iter", "t-one", s]) - f1(FOUND["single-task", "t-one", s])) for s in (1, 2)]
+    better = rows["munch-iter", "t-one"]
+    assert float(better["diff_mean"]) == pytest.approx(statistics.mean(gain), abs=1e-4)
+    assert float(better["boot_p"]) < 0.05
+    assert better["within_noise"] == "False"
+    assert better["boot_seed"] == "1"
+
+    same = rows["munch-iter", "t-two"]  # identical predictions on seed 1
+    assert float(same["boot_diff"]) == 0.0
+    assert same["within_noise"] == "True"
+
+    assert float(better["shared_updates"]) == 1200 and float(better["target_updates"]) == 600
+    assert float(rows["single-task", "t-one"]["shared_updates"]) == 600
+    markdown = paths.significance_md.read_text(encoding="utf-8")
+    assert "| munch-iter | t-one |" in markdown and "| 1200 | 600 |" in markdown
+
+    names = {p.name for p in paths.plots}
+    assert names == {"dev_f1_t-one.png", "dev_f1_t-two.png", "test_f1.png"}
+    for path in paths.plots:
+        assert path.parent == study / "elsewhere" and path.stat().st_size > 0
+
+
+def test_paired_difference_small_samples():
+    result = paired_difference([0.8, 0.9, 0.85], [0.7, 0.75, 0.8])
+    assert result["mean"] == pytest.approx(0.1)
+    assert result["n"] == 3 and result["t_p"] is not None and result["wilcoxon_p"] is None
+    single = paired_difference([0.8], [0.7])
+    assert single["t_p"] is None and single["sd"] is None
+    assert paired_difference([0.5] * 6, [0.5] * 6)["wilcoxon_p"] == 1.0
+
+
+def test_paired_bootstrap_identical_predictions_are_noise():
+    gold = [["B-X", "I-X", "O"], ["O", "B-Y"]] * 5
+    result = paired_bootstrap(gold, gold, gold, n=200)
+    assert result["difference"] == 0.0 and result["within_noise"] is True

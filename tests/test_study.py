@@ -1,0 +1,143 @@
+"""Studies from recipes: dry run, skip finished runs, re-run a deleted one, survive kill -9, report."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flair_munch.cli import main
+from flair_munch.recipes import load_recipe
+from flair_munch.recipes.study import run_study, study_status
+
+RECIPE = """\
+name: tiny
+output_dir: {out}
+samples: true
+device: cpu
+embeddings: default
+model: {{hidden_size: 32}}
+corpora:
+  ncbi-disease: {{train_size: 40}}
+  s800: {{train_size: 30}}
+targets: [ncbi-disease]
+schedules:
+  - single-task
+  - single-aux-best
+grid:
+  learning_rate: [0.1, 0.05]
+  mini_batch_size: [16]
+training:
+  max_epochs: 2
+seeds: [1]
+"""
+
+
+def write_recipe(tmp_path, out_name="study"):
+    path = tmp_path / f"{out_name}.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / out_name))
+    return path
+
+
+def metrics_times(out: Path) -> dict:
+    return {p.parent.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*/metrics.json")}
+
+
+@pytest.mark.integration
+def test_study_runs_once_skips_finished_runs_and_reruns_a_deleted_one(tmp_path, capsys):
+    recipe = load_recipe(write_recipe(tmp_path))
+    status = study_status(recipe)
+    assert (status.total, status.done) == (4, 0)  # 1 target x 2 schedules x 2 learning rates x 1 seed
+    assert main(["run", str(recipe.path), "--dry-run"]) == 0
+    assert "0 of 4 runs done" in capsys.readouterr().out
+
+    status = run_study(recipe, progress=False)
+    assert (status.total, status.done) == (4, 4)
+    records = [json.loads(line) for line in (tmp_path / "study" / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and sum(r["selected"] for r in records) == 2
+    for schedule in ("single-task", "single-aux-best"):
+        group = [r for r in records if r["schedule"] == schedule]
+        chosen = [r for r in group if r["selected"]]
+        assert len(chosen) == 1 and chosen[0]["dev"]["f1"] == max(r["dev"]["f1"] for r in group)
+        assert all(Path(r["run_dir"], "test-predictions.conll").is_file() for r in group)
+
+    before = metrics_times(tmp_path / "study")
+    run_study(recipe, progress=False)
+    assert metrics_times(tmp_path / "study") == before  # nothing retrained
+
+    victim = records[0]["run_id"]
+    for path in sorted((tmp_path / "study" / "runs" / victim).iterdir()):
+        path.unlink()
+    (tmp_path / "study" / "runs" / victim).rmdir()
+    assert study_status(recipe).done == 3
+    run_study(recipe, progress=False)
+    after = metrics_times(tmp_path / "study")
+    assert {k: v for k, v in after.items() if k != victim} == {k: v for k, v in before.items() if k != victim}
+    assert after[victim] != before[victim]
+    again = [json.loads(line) for line in (tmp_path / "study" / "results.jsonl").read_text().splitlines()]
+    assert {r["run_id"]: r["test"] for r in again} == {r["run_id"]: r["test"] for r in records}
+
+
+@pytest.mark.integration
+def test_study_killed_with_sigkill_resumes_to_the_same_table(tmp_path):
+    straight = load_recipe(write_recipe(tmp_path, "straight"))
+    run_study(straight, progress=False)
+
+    recipe_path = write_recipe(tmp_path, "killed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flair_munch.cli", "run", str(recipe_path), "--no-progress"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    out = tmp_path / "killed"
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(out.glob("runs/*/checkpoint.pt")) and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert study_status(load_recipe(recipe_path)).done < 4
+
+    run_study(load_recipe(recipe_path), progress=False)
+    killed = {json.loads(l)["run_id"]: json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()}
+    uninterrupted = {
+        json.loads(l)["run_id"]: json.loads(l) for l in (tmp_path / "straight" / "results.jsonl").read_text().splitlines()
+    }
+    assert set(killed) == set(uninterrupted)
+    for run_id, record in killed.items():
+        assert record["test"] == uninterrupted[run_id]["test"], record["schedule"]
+        assert record["selected"] == uninterrupted[run_id]["selected"]
+    assert main(["report", str(out)]) == 0
+    assert main(["report", str(tmp_path / "straight")]) == 0
+    assert (out / "report" / "table.md").read_text() == (tmp_path / "straight" / "report" / "table.md").read_text()
+
+
+def test_predict_tags_raw_text_and_conll(tmp_path, default_embeddings, capsys):
+    from flair_munch.corpora import load_corpus
+    from flair_munch.models import MultiHeadTagger
+
+    corpus = load_corpus("ncbi-disease", samples=True, train_size=20, seed=1)
+    model = MultiHeadTagger.from_corpora(default_embeddings, [corpus], hidden_size=16)
+    model.save(tmp_path / "model.pt")
+    raw = tmp_path / "raw.txt"
+    raw.write_text("Aspirin (ASA) causes Reye's syndrome.\n\nBRCA1 mutations cause breast cancer.\n")
+    assert main(["predict", str(tmp_path / "model.pt"), str(raw), "--head", "ncbi-disease",
+                 "--out", str(tmp_path / "raw.conll")]) == 0
+    assert "15 tokens in 2 sentences tagged" in capsys.readouterr().out
+    sentences = (tmp_path / "raw.conll").read_text().strip().split("\n\n")
+    assert len(sentences) == 2
+    assert [line.split("\t")[0] for line in sentences[0].splitlines()][:4] == ["Aspirin", "(", "ASA", ")"]
+    assert all(len(line.split("\t")) == 2 for s in sentences for line in s.splitlines())
+
+    conll = tmp_path / "in.tsv"
+    conll.write_text("BRCA1\tO\nmutations\tO\ncause\tO\nbreast\tB-Disease\ncancer\tI-Disease\n\n")
+    assert main(["predict", str(tmp_path / "model.pt"), str(conll), "--head", "ncbi-disease"]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert [row[:2] for row in rows] == [["BRCA1", "O"], ["mutations", "O"], ["cause", "O"], ["breast", "B-Disease"],
+                                         ["cancer", "I-Disease"]]
+    assert all(len(row) == 3 for row in rows)
+    assert main(["predict", str(tmp_path / "model.pt"), str(conll), "--head", "bc2gm"]) == 2
