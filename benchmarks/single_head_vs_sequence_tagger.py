@@ -96,7 +96,7 @@ def main():
         return [s for seconds, _ in rows[kind] for s in seconds[1:]] or [s for seconds, _ in rows[kind] for s in seconds]
 
     lines = [
-        f"# Single-head MultiHeadTagger vs Flair SequenceTagger",
+        "# Single-head MultiHeadTagger vs Flair SequenceTagger",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, flair {flair.__version__}. Corpus: {args.corpus}"

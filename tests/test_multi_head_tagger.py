@@ -176,7 +176,6 @@ def test_save_load_round_trip_predicts_identically_and_stays_shared(sample_corpo
 
 
 def test_evaluate_writes_conll_and_scores_it_with_seqeval(sample_corpora, default_embeddings, tmp_path):
-    from flair_munch.corpora import read_conll
     from flair_munch.evaluation import span_scores
 
     model = MultiHeadTagger.from_corpora(default_embeddings, sample_corpora)
@@ -184,7 +183,7 @@ def test_evaluate_writes_conll_and_scores_it_with_seqeval(sample_corpora, defaul
     result = model.evaluate(dev, out_path=tmp_path / "pred.conll")
     rows = [line.split("\t") for line in (tmp_path / "pred.conll").read_text().splitlines() if line]
     assert len(rows) == sum(len(s) for s in dev) and all(len(row) == 3 for row in rows)
-    gold, predicted, sentence_gold, sentence_pred = [], [], [], []
+    gold, predicted = [], []
     for line in (tmp_path / "pred.conll").read_text().split("\n\n"):
         cols = [row.split("\t") for row in line.splitlines() if row]
         if cols:

@@ -30,7 +30,7 @@ def write_predictions(run_dir, target: str, correct: int) -> None:
     lines = []
     for i in range(SENTENCES):
         predicted = f"B-{entity}" if i < correct else "O"
-        lines += [f"The\tO\tO", f"word{i}\tB-{entity}\t{predicted}", ".\tO\tO", ""]
+        lines += ["The\tO\tO", f"word{i}\tB-{entity}\t{predicted}", ".\tO\tO", ""]
     run_dir.mkdir(parents=True)
     (run_dir / "test-predictions.conll").write_text("\n".join(lines), encoding="utf-8")
 
