@@ -212,7 +212,7 @@ class _Run:
         if checkpoint is not None:
             log.info("resuming %s from %s (stage %d, epoch %d)", self.schedule.name, self.directory.checkpoint,
                      checkpoint["stage"] + 1, checkpoint["convergence"]["epochs"] if checkpoint["convergence"] else 0)
-            self.model.load_state_dict(checkpoint["model"])
+            self._load_weights(checkpoint["model"])
             for key, stream_state in checkpoint["streams"].items():
                 streams[key].load_state_dict(stream_state)
             torch.set_rng_state(checkpoint["rng"]["torch"])
@@ -255,7 +255,7 @@ class _Run:
                 state["seconds"] += time.time() - epoch_start
                 if dev and self.settings["final_model"] == "best-dev" and (
                         state["best"] is None or dev["f1"] > state["best"][0]):
-                    state["best"] = (dev["f1"], copy.deepcopy(self.model.state_dict()))
+                    state["best"] = (dev["f1"], self._weights())
                 log.info("%s epoch %d: target loss %.4f, lr %.4g, dev F1 %s, %.1f s (%.0f sent/s)", stage.name,
                          convergence.epochs, target_loss, used_lr, f"{dev['f1']:.4f}" if dev else "-", seconds,
                          row["sentences_per_second"])
@@ -263,7 +263,7 @@ class _Run:
                     state["stop_reasons"].append(f"{stage.name}: {convergence.reason}")
                     state["stage"] = index + 1
                 self.directory.save_checkpoint({
-                    **state, "updates": dict(state["updates"]), "model": self.model.state_dict(),
+                    **state, "updates": dict(state["updates"]), "model": self._weights(),
                     "convergence": None if convergence.converged else convergence.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "streams": {key: s.state_dict() for key, s in streams.items()},
@@ -272,6 +272,17 @@ class _Run:
                 self.trainer.dispatch("after_training_epoch", epoch=convergence.epochs, stage=stage.name, row=row)
             checkpoint = None
         return self._finish(stages, state, start)
+
+    def _weights(self) -> dict:
+        """The weights training changes: static embeddings never do, so checkpoints leave them out."""
+        frozen = "embeddings." if _static(self.model.embeddings) else None
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()
+                if not (frozen and k.startswith(frozen))}
+
+    def _load_weights(self, weights: dict) -> None:
+        missing, unexpected = self.model.load_state_dict(weights, strict=False)
+        if unexpected or any(not key.startswith("embeddings.") for key in missing):
+            raise RuntimeError(f"checkpoint does not fit the model: missing {missing}, unexpected {unexpected}")
 
     def _train_epoch(self, stage, streams, optimizer, updates, convergence) -> tuple[dict[str, float], int]:
         """One epoch of ``stage``: returns the mean per-token loss of each corpus and the sentences seen."""
@@ -316,7 +327,7 @@ class _Run:
 
     def _finish(self, stages: list[Stage], state: dict, start: float) -> TrainingResult:
         if state["best"] is not None:
-            self.model.load_state_dict(state["best"][1])
+            self._load_weights(state["best"][1])
         corpus = self.trainer.corpora[self.target]
         self.directory.path.mkdir(parents=True, exist_ok=True)
         dev = self._evaluate_dev()
