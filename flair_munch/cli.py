@@ -162,6 +162,16 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _errors(args: argparse.Namespace) -> int:
+    from flair_munch.evaluation.error_analysis import classify_errors, read_prediction_file
+
+    gold, predicted = read_prediction_file(args.predictions)
+    counts = classify_errors(gold, predicted)
+    print(counts.format())
+    print("shares: " + ", ".join(f"{name} {share:.1%}" for name, share in counts.rates.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="flair-munch", description="NER with auxiliary corpora on top of Flair (MUNCHABLES, ECTTLNER)."
@@ -240,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, default=None, help="CoNLL output file (default: stdout)")
     predict.add_argument("--batch-size", type=int, default=32)
     predict.set_defaults(run=_predict)
+
+    errors = commands.add_parser(
+        "errors", help="classify prediction errors (no annotation, no extraction, wrong range / tag / both)"
+    )
+    errors.add_argument("predictions", type=Path, help="CoNLL file: token<TAB>gold<TAB>predicted (test-predictions.conll)")
+    errors.set_defaults(run=_errors)
     return parser
 
 

@@ -63,3 +63,18 @@ def test_every_subcommand_has_help(capsys):
             main(argv)
         assert exit_info.value.code == 0
     assert "--data-dir" in capsys.readouterr().out
+
+
+def test_errors_classifies_a_prediction_file(tmp_path, capsys):
+    path = tmp_path / "pred.conll"
+    path.write_text(
+        "aspirin\tB-Chemical\tB-Chemical\ncauses\tO\tB-Disease\nReye\tB-Disease\tO\nsyndrome\tI-Disease\tO\n\n"
+        "acute\tB-Disease\tO\nliver\tI-Disease\tB-Disease\nfailure\tI-Disease\tI-Disease\n\n"
+    )
+    assert main(["errors", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "| total | 1 | 1 | 1 | 0 | 0 | 3 |" in out  # no annotation, no extraction, wrong range
+    assert "shares: no_annotation 33.3%" in out
+    path.write_text("aspirin\tB-Chemical\n")
+    assert main(["errors", str(path)]) == 2
+    assert "pred.conll:1" in capsys.readouterr().err

@@ -14,12 +14,27 @@ def test_spec_example():
     assert labels["tbl"] == ["O", "B", "O", "B", "O", "B", "O", "O", "O"]
     assert labels["bcls"] == 1
     assert labels["mcls"] == 3
-    assert labels["mtcls"] == ["O", "B-Single", "O", "B-Single", "O", "B-Single", "O", "O", "O"]
+    assert labels["mtcls"] == [
+        "O",
+        "B-Single",
+        "O",
+        "B-Single",
+        "O",
+        "B-Single",
+        "O",
+        "O",
+        "O",
+    ]
 
 
 def test_empty_sentence():
     labels = derived_labels([])
-    assert (labels["sce"], labels["sen"], labels["bcls"], labels["mcls"]) == (0, 0, 0, 0)
+    assert (labels["sce"], labels["sen"], labels["bcls"], labels["mcls"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
     assert labels["tie"] == labels["tbl"] == labels["mtcls"] == []
 
 
@@ -47,7 +62,15 @@ def test_adjacent_entities_of_the_same_type_are_two_spans():
 
 def test_multi_and_single_token_spans():
     labels = derived_labels(["B-X", "I-X", "I-X", "B-Y", "O", "B-X", "I-X"])
-    assert labels["mtcls"] == ["B-Multi", "I-Multi", "I-Multi", "B-Single", "O", "B-Multi", "I-Multi"]
+    assert labels["mtcls"] == [
+        "B-Multi",
+        "I-Multi",
+        "I-Multi",
+        "B-Single",
+        "O",
+        "B-Multi",
+        "I-Multi",
+    ]
     assert labels["tbl"] == ["B", "I", "I", "B", "O", "B", "I"]
     assert labels["sen"] == 3
 
@@ -65,7 +88,14 @@ def test_stray_inside_tags_are_repaired_first():
     # spans: I-X I-X (pos 0-1), I-Y (3), B-X (4), I-Y after X (5)
     assert labels["sen"] == 4
     assert labels["tbl"] == ["B", "I", "O", "B", "B", "B"]
-    assert labels["mtcls"] == ["B-Multi", "I-Multi", "O", "B-Single", "B-Single", "B-Single"]
+    assert labels["mtcls"] == [
+        "B-Multi",
+        "I-Multi",
+        "O",
+        "B-Single",
+        "B-Single",
+        "B-Single",
+    ]
 
 
 @pytest.mark.parametrize("bad", ["S-X", "E-X", "B-", "X", "B_X", ""])

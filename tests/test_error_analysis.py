@@ -2,7 +2,11 @@
 
 import pytest
 
-from flair_munch.evaluation.error_analysis import ERROR_TYPES, classify_errors, read_prediction_file
+from flair_munch.evaluation.error_analysis import (
+    ERROR_TYPES,
+    classify_errors,
+    read_prediction_file,
+)
 
 
 def only(counts, error, entity_type, n=1):
@@ -20,36 +24,63 @@ def test_exact_matches_are_not_errors():
 
 
 def test_no_annotation_is_typed_by_the_prediction():
-    only(classify_errors([["O", "O", "B-X"]], [["B-Y", "O", "B-X"]]), "no_annotation", "Y")
+    only(
+        classify_errors([["O", "O", "B-X"]], [["B-Y", "O", "B-X"]]),
+        "no_annotation",
+        "Y",
+    )
 
 
 def test_no_extraction():
-    only(classify_errors([["O", "B-X", "I-X"]], [["O", "O", "O"]]), "no_extraction", "X")
+    only(
+        classify_errors([["O", "B-X", "I-X"]], [["O", "O", "O"]]), "no_extraction", "X"
+    )
 
 
 def test_wrong_range():
-    only(classify_errors([["O", "B-X", "I-X"]], [["B-X", "I-X", "I-X"]]), "wrong_range", "X")
+    only(
+        classify_errors([["O", "B-X", "I-X"]], [["B-X", "I-X", "I-X"]]),
+        "wrong_range",
+        "X",
+    )
 
 
 def test_wrong_tag_is_typed_by_gold():
-    only(classify_errors([["B-X", "I-X", "O"]], [["B-Y", "I-Y", "O"]]), "wrong_tag", "X")
+    only(
+        classify_errors([["B-X", "I-X", "O"]], [["B-Y", "I-Y", "O"]]), "wrong_tag", "X"
+    )
 
 
 def test_wrong_range_and_tag():
-    only(classify_errors([["B-X", "I-X", "O"]], [["O", "B-Y", "I-Y"]]), "wrong_range_and_tag", "X")
+    only(
+        classify_errors([["B-X", "I-X", "O"]], [["O", "B-Y", "I-Y"]]),
+        "wrong_range_and_tag",
+        "X",
+    )
 
 
 def test_one_prediction_over_two_gold_spans_counts_once():
-    only(classify_errors([["B-X", "B-X", "O"]], [["B-X", "I-X", "O"]]), "wrong_range", "X")
+    only(
+        classify_errors([["B-X", "B-X", "O"]], [["B-X", "I-X", "O"]]),
+        "wrong_range",
+        "X",
+    )
 
 
 def test_two_predictions_splitting_one_gold_span_count_twice():
-    only(classify_errors([["B-X", "I-X", "I-X", "I-X"]], [["B-X", "I-X", "B-X", "I-X"]]), "wrong_range", "X", n=2)
+    only(
+        classify_errors([["B-X", "I-X", "I-X", "I-X"]], [["B-X", "I-X", "B-X", "I-X"]]),
+        "wrong_range",
+        "X",
+        n=2,
+    )
 
 
 def test_best_overlap_decides_the_gold_span():
     # prediction Y over 1-4 overlaps gold X (0-2) by 1 token and gold Y (2-5) by 2 -> wrong_range of Y
-    counts = classify_errors([["B-X", "I-X", "B-Y", "I-Y", "I-Y"]], [["O", "B-Y", "I-Y", "I-Y", "O"]])
+    counts = classify_errors(
+        [["B-X", "I-X", "B-Y", "I-Y", "I-Y"]], [["O", "B-Y", "I-Y", "I-Y", "O"]]
+    )
     only(counts, "wrong_range", "Y")
 
 
@@ -61,9 +92,23 @@ def test_stray_inside_tag_is_no_span_in_strict_mode():
 
 def test_mixed_case_totals_rates_and_table():
     gold = [
-        ["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG"],  # PER exact; LOC -> wrong_tag; ORG missed
+        [
+            "B-PER",
+            "I-PER",
+            "O",
+            "B-LOC",
+            "O",
+            "B-ORG",
+        ],  # PER exact; LOC -> wrong_tag; ORG missed
         ["O", "O", "B-LOC", "I-LOC", "I-LOC", "O"],  # LOC -> wrong_range
-        ["B-PER", "O", "O", "B-ORG", "I-ORG", "O"],  # PER -> wrong_range_and_tag; ORG exact
+        [
+            "B-PER",
+            "O",
+            "O",
+            "B-ORG",
+            "I-ORG",
+            "O",
+        ],  # PER -> wrong_range_and_tag; ORG exact
         ["O", "O", "O"],  # invented MISC and PER -> two no_annotation
     ]
     pred = [
@@ -91,8 +136,17 @@ def test_mixed_case_totals_rates_and_table():
     assert counts.per_type["MISC"]["no_annotation"] == 1
 
     table = counts.format().splitlines()
-    assert table[0] == "| type | no_annotation | no_extraction | wrong_range | wrong_tag | wrong_range_and_tag | total |"
-    assert [row.split(" | ")[0] for row in table[2:]] == ["| LOC", "| MISC", "| ORG", "| PER", "| total"]
+    assert (
+        table[0]
+        == "| type | no_annotation | no_extraction | wrong_range | wrong_tag | wrong_range_and_tag | total |"
+    )
+    assert [row.split(" | ")[0] for row in table[2:]] == [
+        "| LOC",
+        "| MISC",
+        "| ORG",
+        "| PER",
+        "| total",
+    ]
     assert table[-1] == "| total | 2 | 1 | 1 | 1 | 1 | 6 |"
 
 

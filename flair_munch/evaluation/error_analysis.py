@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 from seqeval.scheme import IOB2, Entities
 
-ERROR_TYPES = ("no_annotation", "no_extraction", "wrong_range", "wrong_tag", "wrong_range_and_tag")
+ERROR_TYPES = (
+    "no_annotation",
+    "no_extraction",
+    "wrong_range",
+    "wrong_tag",
+    "wrong_range_and_tag",
+)
 """Error types in the order the paper reports them."""
 
 Span = tuple[int, int, str]  # (start, end exclusive, entity type)
@@ -50,7 +55,12 @@ class ErrorCounts:
         return {e: (n / total if total else 0.0) for e, n in self.totals.items()}
 
     def as_dict(self) -> dict:
-        return {"per_type": self.per_type, "totals": self.totals, "total": self.total, "rates": self.rates}
+        return {
+            "per_type": self.per_type,
+            "totals": self.totals,
+            "total": self.total,
+            "rates": self.rates,
+        }
 
     def format(self) -> str:
         """Markdown table: one row per entity type plus ``total``; five error columns plus ``total``."""
@@ -71,7 +81,9 @@ def _spans(tags: list[str], sentence: int, side: str) -> list[Span]:
     for i, tag in enumerate(tags):
         prefix, sep, entity_type = tag.partition("-")
         if tag != "O" and not (sep and prefix in ("B", "I") and entity_type):
-            raise ValueError(f"sentence {sentence}, token {i}: invalid {side} BIO tag {tag!r}")
+            raise ValueError(
+                f"sentence {sentence}, token {i}: invalid {side} BIO tag {tag!r}"
+            )
     return [(e.start, e.end, e.tag) for e in Entities([tags], IOB2).entities[0]]
 
 
@@ -108,7 +120,9 @@ def classify_errors(gold: list[list[str]], pred: list[list[str]]) -> ErrorCounts
     counts = ErrorCounts()
     for s, (gold_tags, pred_tags) in enumerate(zip(gold, pred)):
         if len(gold_tags) != len(pred_tags):
-            raise ValueError(f"sentence {s}: {len(gold_tags)} gold tags but {len(pred_tags)} predicted tags")
+            raise ValueError(
+                f"sentence {s}: {len(gold_tags)} gold tags but {len(pred_tags)} predicted tags"
+            )
         gold_spans = _spans(list(gold_tags), s, "gold")
         pred_spans = _spans(list(pred_tags), s, "predicted")
         correct = set(gold_spans) & set(pred_spans)
@@ -132,7 +146,9 @@ def classify_errors(gold: list[list[str]], pred: list[list[str]]) -> ErrorCounts
     return counts
 
 
-def read_prediction_file(path: Union[str, Path]) -> tuple[list[list[str]], list[list[str]]]:
+def read_prediction_file(
+    path: str | Path,
+) -> tuple[list[list[str]], list[list[str]]]:
     """Read a ``token<TAB>gold<TAB>predicted`` CoNLL file (blank line between sentences).
 
     This is the ``test-predictions.conll`` a training run writes.
@@ -160,7 +176,9 @@ def read_prediction_file(path: Union[str, Path]) -> tuple[list[list[str]], list[
                 continue
             fields = line.split("\t")
             if len(fields) != 3 or not all(f.strip() for f in fields):
-                raise ValueError(f"{path}:{lineno}: expected 'token<TAB>gold<TAB>predicted', got {line!r}")
+                raise ValueError(
+                    f"{path}:{lineno}: expected 'token<TAB>gold<TAB>predicted', got {line!r}"
+                )
             g_sent.append(fields[1].strip())
             p_sent.append(fields[2].strip())
     if g_sent:

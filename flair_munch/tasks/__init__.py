@@ -10,10 +10,10 @@ from flair_munch.tasks.derived_labels import (
 )
 
 __all__ = [
-    "derived_labels",
-    "TASK_CLASSES",
-    "SENTENCE_TASKS",
-    "TOKEN_TASKS",
     "ECTTLNER_TASKS",
     "MT_BIOBERT_TASKS",
+    "SENTENCE_TASKS",
+    "TASK_CLASSES",
+    "TOKEN_TASKS",
+    "derived_labels",
 ]

@@ -7,7 +7,7 @@ derived here once, in plain Python, and can be tested without a model.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from flair_munch.corpora.bio import bio_spans, repair_bio
 
@@ -46,7 +46,9 @@ def _check_bio(tags: Sequence[str]) -> None:
             continue
         prefix, sep, entity_type = str(tag).partition("-")
         if not (sep and prefix in ("B", "I") and entity_type):
-            raise ValueError(f"invalid BIO tag at position {i}: {tag!r} (expected O, B-<type> or I-<type>)")
+            raise ValueError(
+                f"invalid BIO tag at position {i}: {tag!r} (expected O, B-<type> or I-<type>)"
+            )
 
 
 def derived_labels(tags: Sequence[str]) -> dict:
