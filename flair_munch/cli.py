@@ -163,7 +163,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _errors(args: argparse.Namespace) -> int:
-    from flair_munch.evaluation.error_analysis import classify_errors, read_prediction_file
+    from flair_munch.evaluation.error_analysis import classify_errors
+    from flair_munch.evaluation.prediction_file import read_prediction_file
 
     gold, predicted = read_prediction_file(args.predictions)
     counts = classify_errors(gold, predicted)

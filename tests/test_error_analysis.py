@@ -2,11 +2,8 @@
 
 import pytest
 
-from flair_munch.evaluation.error_analysis import (
-    ERROR_TYPES,
-    classify_errors,
-    read_prediction_file,
-)
+from flair_munch.evaluation.error_analysis import ERROR_TYPES, classify_errors
+from flair_munch.evaluation.prediction_file import read_prediction_file
 
 
 def only(counts, error, entity_type, n=1):

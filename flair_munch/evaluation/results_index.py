@@ -5,6 +5,8 @@ import warnings
 from pathlib import Path
 from typing import Optional, Union
 
+from flair_munch.evaluation.prediction_file import read_prediction_file
+
 RESULTS_FILE = "results.jsonl"
 PREDICTIONS_FILE = "test-predictions.conll"
 
@@ -61,22 +63,4 @@ def read_predictions(
     path = path / PREDICTIONS_FILE
     if not path.is_file():
         return None
-    gold: list[list[str]] = []
-    pred: list[list[str]] = []
-    g: list[str] = []
-    p: list[str] = []
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        line = line.rstrip("\r")
-        if not line.strip():
-            if g:
-                gold.append(g)
-                pred.append(p)
-            g, p = [], []
-            continue
-        fields = line.split("\t")
-        g.append(fields[-2])
-        p.append(fields[-1])
-    if g:
-        gold.append(g)
-        pred.append(p)
-    return gold, pred
+    return read_prediction_file(path)
