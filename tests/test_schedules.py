@@ -1,6 +1,7 @@
 """Schedules: the exact batch order each produces, aux orders, convergence, resume, seeds."""
 
 import itertools
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -200,7 +201,7 @@ def test_dev_sorted_and_single_aux_best_share_single_aux_runs(tiny, tmp_path):
     assert sorted(trained) == [("munch-iter", (CHEM, S800)), ("single-aux", (CHEM,)), ("single-aux", (S800,))]
     dev_f1 = {}
     for folder in (tmp_path / "cache").iterdir():
-        metrics = __import__("json").loads((folder / "metrics.json").read_text())
+        metrics = json.loads((folder / "metrics.json").read_text())
         dev_f1[metrics["aux"][0]] = metrics["dev"]["f1"]
     assert iter_result.aux_order == sorted(dev_f1, key=lambda a: (dev_f1[a], a))
 
@@ -309,3 +310,29 @@ def test_every_schedule_learns_on_the_shipped_samples(default_embeddings, tmp_pa
         assert result.test["f1"] > untrained + 0.15, (schedule.name, result.test, untrained)
     assert untrained < 0.1
     assert all(f1 > untrained + 0.15 for f1 in results.values()), (results, untrained)
+
+
+def test_train_with_dev_adds_target_dev_to_the_stream_and_reports_no_dev_scores(tiny, tmp_path):
+    recorder, result = run(tiny, tmp_path, SingleTask(), max_epochs=1, aux=[], train_with_dev=True)
+    assert sizes(recorder) == [(T, 16)] * 3 + [(T, 12)]  # 40 train + 20 dev sentences: ITER = 4
+    assert result.dev is None and result.history[0]["dev_f1"] is None
+    assert result.test is not None
+
+
+def test_best_dev_final_model_is_the_best_epoch(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    result = trainer.train(T, schedule=SingleAux(CHEM), aux=[CHEM], base_path=tmp_path / "best", max_epochs=4,
+                           mini_batch_size=8, learning_rate=0.5, final_model="best-dev", progress=False)
+    assert result.dev["f1"] == pytest.approx(max(row["dev_f1"] for row in result.history))
+
+
+def test_single_aux_best_selects_on_train_only_runs_then_retrains_with_dev(tiny, tmp_path):
+    trainer = make_trainer(tiny, tmp_path)
+    result = trainer.train(T, schedule=SingleAuxBest(), base_path=tmp_path / "best", max_epochs=1,
+                           mini_batch_size=16, train_with_dev=True, progress=False)
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*/metrics.json")]
+    train_only = [r for r in runs if not r["settings"]["train_with_dev"]]
+    with_dev = [r for r in runs if r["settings"]["train_with_dev"]]
+    assert sorted(r["aux"][0] for r in train_only) == sorted([CHEM, S800])
+    assert [r["aux"] for r in with_dev] == [[result.selection["chosen"]]]
+    assert result.dev is None and result.test == with_dev[0]["test"]
