@@ -13,7 +13,6 @@ import argparse
 import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -22,46 +21,21 @@ import flair
 from flair.data import Corpus
 from flair.models import SequenceTagger
 from flair.trainers import ModelTrainer
-from flair.trainers.plugins import TrainerPlugin
 
 from flair_munch import (
     AuxiliaryTrainer, MultiHeadTagger, MultiTask, MunchConc, MunchIter, MunchStack, SingleAux, SingleTask,
     load_corpus, load_embeddings,
 )
 
+from measure import EpochTimer, clear_embeddings, publish  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "schedule_step_rate.md"
-
-
-class StepTimer(TrainerPlugin):
-    """Per epoch of Flair's trainer: (seconds, batches)."""
-
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    @TrainerPlugin.hook
-    def before_training_epoch(self, epoch, **kw):
-        self.start, self.batches = time.perf_counter(), 0
-
-    @TrainerPlugin.hook
-    def after_training_batch(self, **kw):
-        self.batches += 1
-
-    @TrainerPlugin.hook
-    def after_training_epoch(self, epoch, **kw):
-        self.epochs.append((time.perf_counter() - self.start, self.batches))
-
-
-def clear(corpora):
-    for corpus in corpora:
-        for sentence in [*corpus.train, *corpus.dev, *corpus.test]:
-            sentence.clear_embeddings()
 
 
 def stock_flair(target, embeddings, args):
     flair.set_seed(1)
     tagger = SequenceTagger(embeddings, target.make_label_dictionary("ner"), "ner")
-    timer = StepTimer()
+    timer = EpochTimer()
     train_only = Corpus(train=target.train, dev=None, test=None, sample_missing_splits=False)
     with tempfile.TemporaryDirectory() as tmp:
         ModelTrainer(tagger, train_only).train(
@@ -98,7 +72,7 @@ def alternation_only(args):
     rates = {"SingleTask": [], "SingleAux(copy of target)": []}
     for repeat in range(3):
         for name in (list(rates) if repeat % 2 == 0 else list(rates)[::-1]):
-            clear([target, copy])
+            clear_embeddings([target, copy])
             schedule = SingleTask() if name == "SingleTask" else SingleAux(copy.name)
             rates[name].append(ours(schedule, [target, copy], embeddings, args)[0])
             print(f"repeat {repeat} {name}: {rates[name][-1]:.2f} steps/s", flush=True)
@@ -118,9 +92,7 @@ def alternation_only(args):
         median = statistics.median(values)
         lines.append(f"| {name} | {', '.join(f'{v:.2f}' for v in values)} | {median:.2f} | {median / base:.3f} |")
     table = "\n".join(lines)
-    print("\n" + table)
-    out = RESULTS.with_name("alternation_overhead.md")
-    out.write_text(table + "\n")
+    publish(table, RESULTS.with_name("alternation_overhead.md"))
 
 
 def main():
@@ -151,12 +123,12 @@ def main():
         ("MUNCH-Conc", MunchConc()), ("MUNCH-Iter", MunchIter(order="given")),
         ("MUNCH-Stack", MunchStack(order="given")),
     ]
-    clear(corpora)
+    clear_embeddings(corpora)
     flair_rate, _ = stock_flair(target, embeddings, args)
     print(f"stock Flair: {flair_rate:.2f} steps/s", flush=True)
     rows = []
     for name, schedule in schedules:
-        clear(corpora)
+        clear_embeddings(corpora)
         rate, sentences = ours(schedule, [target, *aux] if name != "SingleTask" else [target], embeddings, args)
         rows.append((name, rate, sentences))
         print(f"{name}: {rate:.2f} steps/s", flush=True)
@@ -175,9 +147,7 @@ def main():
     ]
     lines += [f"| AuxiliaryTrainer {name} | {rate:.2f} | {rate / flair_rate:.2f} |" for name, rate, _ in rows]
     table = "\n".join(lines)
-    print("\n" + table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(table + "\n")
+    publish(table, RESULTS)
 
 
 if __name__ == "__main__":

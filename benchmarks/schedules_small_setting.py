@@ -21,6 +21,8 @@ from flair_munch import (
     load_embeddings,
 )
 
+from measure import publish  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "schedules_small_setting.md"
 
 
@@ -81,9 +83,7 @@ def main():
             f"{'; '.join(','.join(r.aux_order) for _, r in runs)} |"
         )
     table = "\n".join(lines)
-    print("\n" + table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(table + "\n")
+    publish(table, RESULTS)
 
 
 if __name__ == "__main__":

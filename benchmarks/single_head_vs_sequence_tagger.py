@@ -16,7 +16,6 @@ import argparse
 import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -25,27 +24,11 @@ import flair
 from flair.data import Corpus
 from flair.models import SequenceTagger
 from flair.trainers import ModelTrainer
-from flair.trainers.plugins import TrainerPlugin
 
 from flair_munch import MultiHeadTagger, load_corpus, load_embeddings
+from measure import EpochTimer, clear_embeddings, publish
 
 RESULTS = Path(__file__).resolve().parent / "results" / "single_head_vs_sequence_tagger.md"
-
-
-class EpochTimer(TrainerPlugin):
-    """Seconds of each training epoch, without the dev evaluation that follows it."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    @TrainerPlugin.hook
-    def before_training_epoch(self, epoch, **kw):
-        self.start = time.perf_counter()
-
-    @TrainerPlugin.hook
-    def after_training_epoch(self, epoch, **kw):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def train_one(kind, corpus, embeddings, args, seed):
@@ -63,9 +46,7 @@ def train_one(kind, corpus, embeddings, args, seed):
             create_file_logs=False, create_loss_file=False,
         )
     test_f1 = model.evaluate(corpus.test, gold_label_type="ner", mini_batch_size=64).main_score
-    # strip stored embeddings so the next model starts from the same (empty) state
-    for sentence in [*corpus.train, *corpus.dev, *corpus.test]:
-        sentence.clear_embeddings()
+    clear_embeddings([corpus])
     return timer.seconds, test_f1
 
 
@@ -123,9 +104,7 @@ def main():
         f"Test F1 identical for the same seed in every repetition: {'yes' if same else 'no'}.",
     ]
     table = "\n".join(lines)
-    print("\n" + table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(table + "\n")
+    publish(table, RESULTS)
 
 
 if __name__ == "__main__":

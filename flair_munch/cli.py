@@ -41,12 +41,13 @@ def _corpus_list(args: argparse.Namespace) -> int:
 
 def _embeddings_build(args: argparse.Namespace) -> int:
     from flair_munch.corpora import resolve_corpus
+    from flair_munch.corpora.registry import find_split_files
     from flair_munch.embeddings import build_embeddings
 
     files = []
     for name in args.corpora:
         _, folder = resolve_corpus(name, data_dir=args.data_dir, samples=args.samples)
-        files.append(_train_file(folder))
+        files.append(find_split_files(folder)["train"])
     summary = build_embeddings(
         files,
         args.out,
@@ -62,13 +63,6 @@ def _embeddings_build(args: argparse.Namespace) -> int:
     )
     print(summary.format())
     return 0
-
-
-def _train_file(folder: Path) -> Path:
-    for name in ("train.tsv", "train.txt", "train.conll"):
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"{folder} has no train.tsv (or train.txt / train.conll)")
 
 
 def _train(args: argparse.Namespace) -> int:
