@@ -3,9 +3,9 @@
 __version__ = "0.1.0"
 
 from flair_munch.corpora import BIOMEDICAL_CORPORA, REGISTRY, NamedCorpus, load_corpus  # noqa: E402
-from flair_munch.embeddings import build_embeddings, load_embeddings  # noqa: E402
+from flair_munch.embeddings import build_embeddings, load_embeddings, load_encoder  # noqa: E402
 from flair_munch.evaluation import span_scores  # noqa: E402
-from flair_munch.models import MultiHeadTagger, corpus_for_heads  # noqa: E402
+from flair_munch.models import ECTTLNERTagger, MTBioBERTTagger, MultiHeadTagger, corpus_for_heads  # noqa: E402
 from flair_munch.training import (  # noqa: E402
     AuxiliaryTrainer,
     MultiTask,
@@ -33,12 +33,15 @@ __all__ = [
     "train",
     "BIOMEDICAL_CORPORA",
     "REGISTRY",
+    "ECTTLNERTagger",
+    "MTBioBERTTagger",
     "MultiHeadTagger",
     "NamedCorpus",
     "build_embeddings",
     "corpus_for_heads",
     "load_corpus",
     "load_embeddings",
+    "load_encoder",
     "span_scores",
     "train_multi_corpus",
 ]

@@ -184,3 +184,61 @@ def test_check_data_names_missing_files(tmp_path):
     assert f"{path}:6: corpora.bc5cdr-chem: corpus not found" in message
     assert f"{path}:7: corpora.bc4chemd: corpus not found" in message
     assert str(data / "BC4CHEMD" / "train.tsv") in message and "ncbi-disease:" not in message
+
+
+VARIANTS = """\
+name: ablation
+output_dir: runs/ablation
+samples: true
+embeddings: default
+model: {type: ecttlner, w: 0.3}
+corpora:
+  ncbi-disease: null
+targets: [ncbi-disease]
+target_train_size: [100, all]
+variants:
+  baseline: {tasks: []}
+  +tie: {tasks: [tie]}
+  +all w=0.5: {w: 0.5}
+schedules: [single-task]
+seeds: [1, 2]
+"""
+
+
+def test_sizes_and_variants_are_study_dimensions_with_their_own_baseline(tmp_path):
+    recipe = load_recipe(write(tmp_path, VARIANTS))
+    runs = recipe.runs()
+    assert len(runs) == 2 * 3 * 2
+    assert [(r.row, r.baseline_row, r.seed) for r in runs[:3]] == [
+        ("single-task n=100 baseline", "single-task n=100 baseline", 1),
+        ("single-task n=100 baseline", "single-task n=100 baseline", 2),
+        ("single-task n=100 +tie", "single-task n=100 baseline", 1)]
+    assert runs[-1].row == "single-task n=all +all w=0.5" and runs[-1].train_size is None
+    assert recipe.variant_model("+tie") == {**recipe.model, "tasks": ["tie"]}
+    assert recipe.variant_model("+all w=0.5")["tasks"] == ("sce", "sen", "tie", "tbl")  # the model's default
+    assert recipe.corpus_options("ncbi-disease", True, 100)["train_size"] == 100
+    assert recipe.corpus_options("ncbi-disease", True, None)["train_size"] is None
+    assert len({r.run_id for r in runs}) == len(runs)
+
+
+@pytest.mark.parametrize("old, new, key, expected", [
+    ("model: {type: ecttlner, w: 0.3}", "model: {type: ecttler}", "model.type",
+     "unknown model type 'ecttler'. Did you mean `ecttlner`?"),
+    ("model: {type: ecttlner, w: 0.3}", "model: {type: ecttlner, pooling: max}", "model.pooling",
+     "unknown key `pooling`"),
+    ("  +tie: {tasks: [tie]}", "  +tie: {tasks: [tie], hidden: 3}", "variants.+tie.hidden",
+     "Did you mean `hidden_size`?"),
+    ("target_train_size: [100, all]", "target_train_size: [100, lots]", "target_train_size[1]", "not a number"),
+])
+def test_bad_model_variant_and_size_keys(tmp_path, old, new, key, expected):
+    error = error_of(write(tmp_path, VARIANTS.replace(old, new)))
+    assert f": {key}: " in str(error) and expected in str(error)
+
+
+@pytest.mark.parametrize("name", ["quickstart", "munchables", "munchables-lowres", "ecttlner-ablation",
+                                  "ecttlner-ablation-cpu", "mt-biobert"])
+def test_shipped_recipes_are_valid(name):
+    from pathlib import Path
+
+    recipe = load_recipe(Path(__file__).parents[1] / "recipes" / f"{name}.yaml")
+    assert recipe.runs()

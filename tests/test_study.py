@@ -141,3 +141,48 @@ def test_predict_tags_raw_text_and_conll(tmp_path, default_embeddings, capsys):
                                          ["cancer", "I-Disease"]]
     assert all(len(row) == 3 for row in rows)
     assert main(["predict", str(tmp_path / "model.pt"), str(conll), "--head", "bc2gm"]) == 2
+
+
+ABLATION = """\
+name: tiny-ablation
+output_dir: {out}
+samples: true
+device: cpu
+embeddings: default
+model: {{type: ecttlner, hidden_size: 32, task_hidden_size: 32}}
+corpora:
+  ncbi-disease: {{train_size: 32}}
+targets: [ncbi-disease]
+variants:
+  baseline: {{tasks: []}}
+  +all: {{tasks: [sce, sen, tie, tbl]}}
+schedules: [single-task]
+grid:
+  learning_rate: [2.0e-4]
+  mini_batch_size: [16]
+training:
+  optimizer: AdamW
+  lr_schedule: linear-warmup
+  max_epochs: 2
+  evaluate_dev: false
+  save_model: false
+  embeddings_storage_mode: none
+seeds: [1]
+"""
+
+
+@pytest.mark.integration
+def test_derived_task_ablation_runs_from_a_recipe_and_reports_against_its_baseline(tmp_path):
+    path = tmp_path / "ablation.yaml"
+    path.write_text(ABLATION.format(out=tmp_path / "ablation"))
+    run_study(load_recipe(path), progress=False)
+    records = [json.loads(line) for line in (tmp_path / "ablation" / "results.jsonl").read_text().splitlines()]
+    assert [(r["schedule"], r["baseline"], r["variant"]) for r in records] == [
+        ("single-task baseline", "single-task baseline", "baseline"),
+        ("single-task +all", "single-task baseline", "+all")]
+    assert records[0]["test"]["f1"] != records[1]["test"]["f1"]  # different models, not one run twice
+    assert all(r["epochs"] == 2 and r["updates"]["shared"] == 4 for r in records)
+    assert not list((tmp_path / "ablation").glob("runs/*/final-model.pt"))
+    assert main(["report", str(tmp_path / "ablation")]) == 0
+    significance = (tmp_path / "ablation" / "report" / "significance.md").read_text()
+    assert "| single-task +all | ncbi-disease | single-task baseline | 1 |" in significance

@@ -1,6 +1,7 @@
 """Offline token embeddings: build them from corpus text, load them by name or path."""
 
 from flair_munch.embeddings.builder import build_embeddings
+from flair_munch.embeddings.encoder import default_encoder_path, load_encoder
 from flair_munch.embeddings.errors import EmbeddingsUnavailableError
 from flair_munch.embeddings.named import default_embeddings_dir, load_embeddings
 from flair_munch.embeddings.summary import BuildSummary
@@ -10,5 +11,7 @@ __all__ = [
     "EmbeddingsUnavailableError",
     "build_embeddings",
     "default_embeddings_dir",
+    "default_encoder_path",
     "load_embeddings",
+    "load_encoder",
 ]

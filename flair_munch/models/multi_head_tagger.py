@@ -50,6 +50,8 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         dropout: float = 0.0,
         word_dropout: float = 0.05,
         locked_dropout: float = 0.5,
+        use_rnn: bool = True,
+        use_crf: bool = True,
         init_from_state_dict: bool = False,
     ) -> None:
         """Builds the shared encoder and one head per entry of ``tag_dictionaries``.
@@ -62,6 +64,8 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
             entity_types: per head name, the corpus's NE class (e.g. "Disease"), kept for schedules
                 that order auxiliary corpora by type.
             tag_format: "BIOES" (Flair's default) or "BIO" encoding of spans as CRF tags.
+            use_rnn: run the shared BiLSTM (off: heads read the embeddings directly, as a fine-tuned BERT tagger).
+            use_crf: CRF heads (off: per-token softmax heads).
         """
         super().__init__()
         if not tag_dictionaries:
@@ -77,6 +81,8 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         self.use_dropout = dropout
         self.use_word_dropout = word_dropout
         self.use_locked_dropout = locked_dropout
+        self.use_rnn = use_rnn
+        self.use_crf = use_crf
 
         # modules are created in SequenceTagger's order, so one seed gives both models the same weights
         if dropout > 0.0:
@@ -88,15 +94,16 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         embedding_dim = embeddings.embedding_length
         if reproject_embeddings:
             self.embedding2nn = torch.nn.Linear(embedding_dim, embedding_dim)
-        self.rnn = SequenceTagger.RNN(rnn_type, rnn_layers, hidden_size, bidirectional, rnn_input_dim=embedding_dim)
+        if use_rnn:
+            self.rnn = SequenceTagger.RNN(rnn_type, rnn_layers, hidden_size, bidirectional, rnn_input_dim=embedding_dim)
 
         entity_types = entity_types or {}
-        encoded_size = hidden_size * (2 if bidirectional else 1)
+        encoded_size = hidden_size * (2 if bidirectional else 1) if use_rnn else embedding_dim
         self.heads = torch.nn.ModuleDict()
         for name, dictionary in tag_dictionaries.items():
-            tags = dictionary if init_from_state_dict else span_tag_dictionary(dictionary, self.tag_format)
+            tags = dictionary if init_from_state_dict else span_tag_dictionary(dictionary, self.tag_format, use_crf)
             self.heads[name] = TaggingHead(
-                tags, encoded_size, self.tag_format, entity_types.get(name), init_from_state_dict
+                tags, encoded_size, self.tag_format, entity_types.get(name), init_from_state_dict, use_crf
             )
         self.to(flair.device)
 
@@ -116,6 +123,12 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
     @property
     def label_type(self) -> str:
         return self.tag_type
+
+    @property
+    def static_embeddings(self) -> bool:
+        """Whether the embeddings stay fixed during training (then they may be cached between epochs)."""
+        parts = getattr(self.embeddings, "embeddings", [self.embeddings])
+        return all(getattr(part, "static_embeddings", False) for part in parts)
 
     @property
     def head_names(self) -> list[str]:
@@ -140,19 +153,33 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
     def encode(self, sentences: list[Sentence]) -> tuple[torch.Tensor, torch.Tensor]:
         """Embeds ``sentences`` (sorted longest first) once and runs the shared layers: the input of every head."""
+        words, lengths = self.embed_words(sentences)
+        return self.contextualise(words, lengths), lengths
+
+    def embed_words(self, sentences: list[Sentence]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The padded ``[batch, longest, embedding length]`` token embeddings of ``sentences`` and their lengths.
+
+        Embeddings that train with the model are always recomputed: Flair would reuse any vectors a
+        sentence still holds from an earlier step, stale and detached from this step's graph.
+        """
+        if not self.static_embeddings:
+            for sentence in sentences:
+                sentence.clear_embeddings()
         self.embeddings.embed(sentences)
         lengths = torch.tensor([len(sentence) for sentence in sentences], dtype=torch.long)
         names = self.embeddings.get_names()
         longest = int(lengths.max())
         dim = self.embeddings.embedding_length
-        padding = torch.zeros(dim * longest, dtype=self.rnn.weight_ih_l0.dtype, device=flair.device)
+        padding = torch.zeros(dim * longest, dtype=next(self.heads.parameters()).dtype, device=flair.device)
         parts = []
         for sentence in sentences:
             parts += [emb for token in sentence for emb in token.get_each_embedding(names)]
             if len(sentence) < longest:
                 parts.append(padding[: dim * (longest - len(sentence))])
-        tensor = torch.cat(parts).view(len(sentences), longest, dim)
+        return torch.cat(parts).view(len(sentences), longest, dim), lengths
 
+    def contextualise(self, tensor: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The shared layers over the token embeddings: dropouts, reprojection and the BiLSTM."""
         if self.use_dropout:
             tensor = self.dropout(tensor)
         if self.use_word_dropout:
@@ -161,13 +188,14 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
             tensor = self.locked_dropout(tensor)
         if self.reproject_embeddings:
             tensor = self.embedding2nn(tensor)
-        packed = pack_padded_sequence(tensor, lengths, batch_first=True)
-        tensor, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
+        if self.use_rnn:
+            packed = pack_padded_sequence(tensor, lengths, batch_first=True)
+            tensor, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True)
         if self.use_dropout:
             tensor = self.dropout(tensor)
         if self.use_locked_dropout:
             tensor = self.locked_dropout(tensor)
-        return tensor, lengths
+        return tensor
 
     def _groups(self, sentences: list[Sentence], head: Optional[str]) -> dict[str, list[int]]:
         """Positions of the sentences each head scores, heads in model order."""
@@ -329,11 +357,9 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
     # ----- saving and loading -----
 
-    def _get_state_dict(self) -> dict:
+    def config(self) -> dict:
+        """The constructor settings besides embeddings and dictionaries: what a saved model restores."""
         return {
-            **super()._get_state_dict(),
-            "embeddings": self.embeddings.save_embeddings(use_state_dict=False),
-            "tag_dictionaries": {name: head.label_dictionary for name, head in self.heads.items()},
             "entity_types": {name: head.entity_type for name, head in self.heads.items()},
             "tag_type": self.tag_type,
             "tag_format": self.tag_format,
@@ -345,20 +371,26 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
             "dropout": self.use_dropout,
             "word_dropout": self.use_word_dropout,
             "locked_dropout": self.use_locked_dropout,
+            "use_rnn": self.use_rnn,
+            "use_crf": self.use_crf,
+        }
+
+    def _get_state_dict(self) -> dict:
+        return {
+            **super()._get_state_dict(),
+            "embeddings": self.embeddings.save_embeddings(use_state_dict=False),
+            "tag_dictionaries": {name: head.label_dictionary for name, head in self.heads.items()},
+            "config": self.config(),
         }
 
     @classmethod
     def _init_model_with_state_dict(cls, state: dict, **kwargs) -> "MultiHeadTagger":
-        settings = (
-            "tag_type tag_format hidden_size rnn_layers rnn_type bidirectional "
-            "reproject_embeddings dropout word_dropout locked_dropout entity_types"
-        ).split()
         return super()._init_model_with_state_dict(
             state,
             embeddings=state["embeddings"],
             tag_dictionaries=state["tag_dictionaries"],
             init_from_state_dict=True,
-            **{key: state[key] for key in settings},
+            **state["config"],
             **kwargs,
         )
 

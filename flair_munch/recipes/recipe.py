@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.named_corpus import load_corpus
+from flair_munch.models.derived_task_tagger import ECTTLNERTagger, MTBioBERTTagger
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
 from flair_munch.training.schedules import SCHEDULES, Schedule
 from flair_munch.training.trainer import AuxiliaryTrainer
@@ -33,8 +34,11 @@ def _params(func, exclude: Sequence[str]) -> dict[str, tuple[Any, Any]]:
             if name not in ("self", *exclude) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
-MODEL_KEYS = _params(MultiHeadTagger.__init__, ("embeddings", "tag_dictionaries", "tag_type", "entity_types",
-                                                "init_from_state_dict"))
+MODEL_TYPES = {"multi-head": MultiHeadTagger, "ecttlner": ECTTLNERTagger, "mt-biobert": MTBioBERTTagger}
+"""``model.type`` -> class. The derived-task taggers fine-tune a transformer named by ``embeddings``."""
+_MODEL_EXCLUDE = ("embeddings", "tag_dictionaries", "tag_type", "entity_types", "init_from_state_dict")
+MODEL_KEYS_BY_TYPE = {name: _params(cls.__init__, _MODEL_EXCLUDE) for name, cls in MODEL_TYPES.items()}
+MODEL_KEYS = MODEL_KEYS_BY_TYPE["multi-head"]
 # Keys the recipe sets elsewhere: where to put them instead.
 TRAINING_MOVED = {"target": "`targets`", "aux": "`aux`", "schedule": "`schedules`", "base_path": "`output_dir`",
                   "seed": "`seeds`", "learning_rate": "`grid.learning_rate`",
@@ -49,7 +53,9 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
     "aux": (Optional[dict], None), "schedules": (list, _NO_DEFAULT), "training": (Optional[dict], None),
     "grid": (Optional[dict], None),
     "seeds": (Union[int, list[int]], [1]), "test_with_dev": (bool, False),
-    "target_train_size": (Optional[Union[int, float, str]], None), "aux_train_size": (Optional[Union[int, float, str]], None),
+    "target_train_size": (Optional[Union[int, float, str, list[Union[int, float, str]]]], None),
+    "aux_train_size": (Optional[Union[int, float, str]], None),
+    "variants": (Optional[dict], None),
 }
 
 @dataclass(frozen=True)
@@ -87,6 +93,10 @@ class RunSpec:
     mini_batch_size: int
     seed: int
     settings: str = field(default="{}", repr=False)  # canonical JSON of the recipe parts the run depends on
+    train_size: Optional[Union[int, float, str]] = None  # the target's train size, when the recipe lists several
+    variant: str = ""  # the model variant's name, when the recipe has `variants`
+    row_suffix: str = ""  # what tells this run's report row apart besides the schedule: "n=1000 +sce"
+    baseline_suffix: str = ""  # the suffix of the row it is compared with: "n=1000 baseline"
 
     @property
     def run_id(self) -> str:
@@ -96,8 +106,18 @@ class RunSpec:
         return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
     @property
+    def row(self) -> str:
+        """The report row of this run: its schedule, plus train size and variant in a variant study."""
+        return f"{self.schedule.label} {self.row_suffix}".strip()
+
+    @property
+    def baseline_row(self) -> Optional[str]:
+        """The row it is compared with in a variant study; ``None``: the report's default (single-task)."""
+        return f"{self.schedule.label} {self.baseline_suffix}".strip() if self.baseline_suffix else None
+
+    @property
     def label(self) -> str:
-        return (f"{self.target} {self.schedule.label} lr={self.learning_rate} bs={self.mini_batch_size} "
+        return (f"{self.target} {self.row} lr={self.learning_rate} bs={self.mini_batch_size} "
                 f"seed={self.seed} [{self.run_id}]")
 
 
@@ -120,43 +140,61 @@ class Recipe:
     grid: dict = field(default_factory=lambda: {k: list(d) for k, (_, d) in GRID_KEYS.items()})
     seeds: list[int] = field(default_factory=lambda: [1])
     test_with_dev: bool = False
-    target_train_size: Optional[Union[int, float, str]] = None
+    target_train_size: Optional[Union[int, float, str, list]] = None
     aux_train_size: Optional[Union[int, float, str]] = None
+    variants: dict[str, dict] = field(default_factory=dict)
     path: Optional[str] = None
     locations: dict = field(default_factory=dict, repr=False, compare=False)
 
     def grid_points(self) -> list[tuple[float, int]]:
         return list(itertools.product(self.grid["learning_rate"], self.grid["mini_batch_size"]))
 
+    @property
+    def target_train_sizes(self) -> list:
+        """The target train sizes a study compares (``[None]``: each corpus's own setting)."""
+        sizes = self.target_train_size
+        return list(sizes) if isinstance(sizes, list) else [sizes]
+
+    def variant_model(self, variant: str) -> dict:
+        """The model settings of one variant: ``model`` with the variant's keys replaced."""
+        return {**self.model, **self.variants.get(variant, {})}
+
     def runs(self) -> list[RunSpec]:
-        """Every run: targets x schedules x seeds x grid points, in that (deterministic) order."""
+        """Every run: targets x train sizes x variants x schedules x seeds x grid points, in that order."""
         runs = []
-        for target in self.targets:
+        sizes = self.target_train_sizes
+        variants = list(self.variants) or [""]
+        for target, size, variant in itertools.product(self.targets, sizes, variants):
             aux = tuple(self.aux[target])
             settings = json.dumps({
-                "corpora": {name: self.corpus_options(name, name == target) for name in (target, *aux)},
+                "corpora": {name: self.corpus_options(name, name == target, size) for name in (target, *aux)},
                 "embeddings": self.embeddings,
-                "model": self.model, "training": self.training, "test_with_dev": self.test_with_dev,
+                "model": self.variant_model(variant), "training": self.training, "test_with_dev": self.test_with_dev,
                 "samples": self.samples}, sort_keys=True, separators=(",", ":"))
+            size_label = f"n={'all' if size is None else size}" if len(sizes) > 1 else ""
+            suffix = " ".join(part for part in (size_label, variant) if part)
+            baseline = " ".join(part for part in (size_label, variants[0]) if part) if self.variants else ""
             for schedule, seed, (lr, batch) in itertools.product(self.schedules, self.seeds, self.grid_points()):
-                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, settings))
+                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, settings, size, variant, suffix, baseline))
         return runs
 
-    def corpus_options(self, name: str, as_target: bool) -> dict:
+    def corpus_options(self, name: str, as_target: bool, target_size=None) -> dict:
         """``load_corpus`` options of ``name`` in its role: ``target_train_size``/``aux_train_size`` cut train."""
         options = dict(self.corpora[name])
-        role_size = self.target_train_size if as_target else self.aux_train_size
+        role_size = target_size if as_target else self.aux_train_size
+        if as_target and role_size is None and not isinstance(self.target_train_size, list):
+            role_size = self.target_train_size
         if role_size is not None:
             options["train_size"] = role_size
         return options
 
-    def load_corpora(self, target: str, aux) -> list:
+    def load_corpora(self, target: str, aux, target_size=None) -> list:
         """The target and its aux corpora, loaded (cut) for this target; the recipe key names each head."""
         from flair_munch.corpora import load_corpus
 
         return [
             load_corpus(name, data_dir=self.data_dir, samples=self.samples, name=name,
-                        **self.corpus_options(name, name == target))
+                        **self.corpus_options(name, name == target, target_size))
             for name in (target, *aux)
         ]
 

@@ -1,6 +1,7 @@
 """A YAML study recipe, validated before anything trains (spaCy-style errors: file, line, key, fix).
 
-Key names are the Python API's argument names: ``model`` holds ``MultiHeadTagger`` keywords,
+Key names are the Python API's argument names: ``model`` holds the keywords of the tagger its
+``type`` names (``MultiHeadTagger``, ``ECTTLNERTagger``, ``MTBioBERTTagger``),
 ``training`` holds ``AuxiliaryTrainer.train`` keywords, corpus options are ``load_corpus``
 keywords and schedule options are the schedule class's constructor arguments, so the allowed
 keys and their types are read from those signatures and cannot drift from the code.
@@ -22,7 +23,7 @@ from flair_munch.corpora.subsample import resolve_size
 from flair_munch.training.schedules import ORDERS, SCHEDULES, type_alternating_order
 from flair_munch.training.trainer import FINAL_MODELS
 from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec and the key tables are re-exported)
-    _NO_DEFAULT, CORPUS_KEYS, GRID_KEYS, MODEL_KEYS, TOP_KEYS, TRAINING_KEYS, TRAINING_MOVED, KeyPath, Recipe, RunSpec,
+    _NO_DEFAULT, CORPUS_KEYS, GRID_KEYS, MODEL_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, TRAINING_MOVED, KeyPath, Recipe, RunSpec,
     ScheduleSpec, _params,
 )
 
@@ -256,8 +257,29 @@ def _validate(data: dict, check: _Checker) -> Recipe:
     if training["final_model"] not in FINAL_MODELS:
         check.error(("training", "final_model"), f"unknown final model {training['final_model']!r}",
                     f"Choose one of: {', '.join(FINAL_MODELS)}.")
-    model = {k: d for k, (_, d) in MODEL_KEYS.items()} | check.mapping(
-        top.get("model"), ("model",), MODEL_KEYS, "model keys (MultiHeadTagger arguments)")
+    model, model_keys = _model(top.get("model"), check)
+    variants = {}
+    section = top.get("variants")
+    if section is not None and (not isinstance(section, dict) or not section):
+        check.error(("variants",), f"expected a mapping of variant names to model keys, got {section!r}",
+                    "Write e.g. `variants: {baseline: {tasks: []}, all: {tasks: [sce, sen, tie, tbl]}}`.")
+    for name, options in (section or {}).items() if isinstance(section, dict) else ():
+        variants[str(name)] = check.mapping(options, ("variants", name), model_keys,
+                                            f"model keys of a {model['type']} variant")
+    sizes = top.get("target_train_size")
+    for i, size in enumerate(sizes if isinstance(sizes, list) else [sizes] if sizes is not None else []):
+        path = ("target_train_size", i) if isinstance(sizes, list) else ("target_train_size",)
+        if size == "all" and isinstance(sizes, list):
+            continue
+        try:
+            resolve_size(size, 100)
+        except (ValueError, TypeError) as exc:
+            check.error(path, str(exc).split(": ", 1)[-1].split(". ")[0], "Use e.g. 1000, 0.1, '10%' (or `all` in a list).")
+    if isinstance(sizes, list):
+        if not sizes or len(set(map(str, sizes))) != len(sizes):
+            check.error(("target_train_size",), f"expected a non-empty list of distinct sizes, got {sizes!r}",
+                        "Write e.g. `target_train_size: [1000, 2000, 5000, all]`.")
+        sizes = [None if size == "all" else size for size in sizes]
     grid = {k: list(d) for k, (_, d) in GRID_KEYS.items()}
     for key, values in check.mapping(top.get("grid"), ("grid",), GRID_KEYS, "grid keys").items():
         grid[key] = values if isinstance(values, list) else [values]
@@ -275,7 +297,23 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                   aux=aux, schedules=schedules, data_dir=top.get("data_dir"), samples=top.get("samples", False),
                   device=top.get("device", "auto"), embeddings=embeddings, model=model, training=training, grid=grid,
                   seeds=seeds, test_with_dev=top.get("test_with_dev", False),
-                  target_train_size=top.get("target_train_size"), aux_train_size=top.get("aux_train_size"))
+                  target_train_size=sizes, aux_train_size=top.get("aux_train_size"), variants=variants)
+
+
+def _model(section: Any, check: _Checker) -> tuple[dict, dict]:
+    """The model settings with defaults filled for the tagger ``type`` names, and that type's valid keys."""
+    kind = section.get("type", "multi-head") if isinstance(section, dict) else "multi-head"
+    if kind not in MODEL_TYPES:
+        check.error(("model", "type"), f"unknown model type {kind!r}",
+                    f"{_suggest(str(kind), MODEL_TYPES)}Choose one of: {', '.join(MODEL_TYPES)}.")
+        kind = "multi-head"
+    keys = MODEL_KEYS_BY_TYPE[kind]
+    given = dict(section) if isinstance(section, dict) else section
+    if isinstance(given, dict):
+        given.pop("type", None)
+    cls = MODEL_TYPES[kind].__name__
+    model = {k: d for k, (_, d) in keys.items()} | check.mapping(given, ("model",), keys, f"model keys ({cls} arguments)")
+    return {"type": kind, **model}, keys
 
 
 def _corpora(section: dict, check: _Checker) -> tuple[dict[str, dict], dict[str, str]]:

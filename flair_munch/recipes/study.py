@@ -50,7 +50,7 @@ def study_status(recipe) -> StudyStatus:
     """Every run of the study (target, schedule, hyperparameters, seed) and whether it is done."""
     output_dir = Path(recipe.output_dir)
     specs = recipe.runs()
-    lines = [f"{'status':<8} {'run id':<14} {'target':<16} {'schedule':<32} {'lr':>6} {'batch':>5} {'seed':>4}"]
+    lines = [f"{'status':<8} {'run id':<14} {'target':<16} {'schedule':<32} {'lr':>8} {'batch':>5} {'seed':>4}"]
     done = 0
     for spec in specs:
         finished = _finished(_run_dir(output_dir, spec)) is not None
@@ -58,8 +58,8 @@ def study_status(recipe) -> StudyStatus:
             finished = finished and _finished(_run_dir(output_dir, spec, final=True)) is not None
         done += finished
         lines.append(
-            f"{'done' if finished else 'to run':<8} {spec.run_id:<14} {spec.target:<16} {spec.schedule.label:<32} "
-            f"{spec.learning_rate:>6g} {spec.mini_batch_size:>5d} {spec.seed:>4d}"
+            f"{'done' if finished else 'to run':<8} {spec.run_id:<14} {spec.target:<16} {spec.row:<32} "
+            f"{spec.learning_rate:>8g} {spec.mini_batch_size:>5d} {spec.seed:>4d}"
         )
     return StudyStatus(total=len(specs), done=done, output_dir=output_dir, lines=lines)
 
@@ -70,7 +70,10 @@ def _record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> di
         "run_id": spec.run_id,
         "target": spec.target,
         "aux": list(spec.aux),
-        "schedule": spec.schedule.label,
+        "schedule": spec.row,
+        "baseline": spec.baseline_row,
+        "variant": spec.variant or None,
+        "train_size": spec.train_size,
         "seed": spec.seed,
         "hparams": {"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
         "selected": False,
@@ -103,11 +106,30 @@ def write_index(output_dir: Path, records: list[dict]) -> Path:
     return atomic_write_text(output_dir / "results.jsonl", "\n".join(lines) + ("\n" if lines else ""))
 
 
+def build_model(recipe, model_settings: dict, corpora: list, embeddings_cache: dict):
+    """The tagger ``model_settings["type"]`` names, over the recipe's embeddings (or fine-tuned encoder).
+
+    Frozen embeddings are loaded once per study; a fine-tuned encoder is loaded fresh per model,
+    so every model starts from the pretrained weights.
+    """
+    from flair_munch.embeddings import load_embeddings, load_encoder
+    from flair_munch.recipes.recipe import MODEL_TYPES
+
+    settings = dict(model_settings)
+    kind = settings.pop("type", "multi-head")
+    if kind == "multi-head":
+        if "frozen" not in embeddings_cache:
+            embeddings_cache["frozen"] = load_embeddings(recipe.embeddings)
+        embeddings = embeddings_cache["frozen"]
+    else:
+        name = recipe.embeddings if isinstance(recipe.embeddings, str) else recipe.embeddings[0]
+        embeddings = load_encoder(name, sentence_vector=settings.get("pooling") == "cls")
+    return MODEL_TYPES[kind].from_corpora(embeddings, corpora, **settings)
+
+
 def run_study(recipe, progress: bool = True) -> StudyStatus:
     """Trains every run of ``recipe`` that is not done yet, then writes the results index."""
     from flair_munch.device import select_device
-    from flair_munch.embeddings import load_embeddings
-    from flair_munch.models import MultiHeadTagger
     from flair_munch.training import AuxiliaryTrainer
 
     output_dir = Path(recipe.output_dir)
@@ -115,16 +137,20 @@ def run_study(recipe, progress: bool = True) -> StudyStatus:
     atomic_write_text(output_dir / "recipe.json", json.dumps(recipe.to_dict(), indent=1, default=str))
     select_device(recipe.device)
     specs = recipe.runs()
-    embeddings = load_embeddings(recipe.embeddings)
+    embeddings_cache: dict = {}
     records = []
     start = time.time()
     by_group = defaultdict(list)
     for spec in specs:
-        by_group[(spec.target, spec.aux, spec.seed)].append(spec)
-    for (target, aux, seed), group in by_group.items():
-        corpora = recipe.load_corpora(target, aux)
+        by_group[(spec.target, spec.aux, spec.seed, str(spec.train_size), spec.variant)].append(spec)
+    for (target, aux, seed, _, variant), group in by_group.items():
+        if all(_finished(_run_dir(output_dir, spec)) is not None and not recipe.test_with_dev for spec in group):
+            records += [_record(spec, _finished(_run_dir(output_dir, spec)), None) for spec in group]
+            write_index(output_dir, records)
+            continue  # nothing to train: skip loading corpora and building the model
+        corpora = recipe.load_corpora(target, aux, group[0].train_size)
         flair.set_seed(seed)
-        model = MultiHeadTagger.from_corpora(embeddings, corpora, **recipe.model)
+        model = build_model(recipe, recipe.variant_model(variant), corpora, embeddings_cache)
         trainer = AuxiliaryTrainer(model, corpora, cache_dir=output_dir / "shared-runs")
         for spec in group:
             settings = dict(recipe.training, progress=progress, seed=spec.seed,

@@ -13,7 +13,8 @@ class AnnealOnTrainLoss:
     count; this is Flair's ``AnnealOnPlateau`` (torch's ``ReduceLROnPlateau``: reduce when bad
     epochs > patience), which the MUNCHABLES authors trained with. Training stops when the
     learning rate falls below ``min_lr`` or after ``max_epochs``. Kept as a small class instead of
-    Flair's scheduler so that its whole state checkpoints as a dict.
+    Flair's scheduler so that its whole state checkpoints as a dict. ``anneal=False`` only counts
+    epochs (a stage of fixed length, e.g. under a linear warm-up schedule that sets the rate itself).
     """
 
     learning_rate: float
@@ -21,6 +22,7 @@ class AnnealOnTrainLoss:
     factor: float = 0.5
     min_lr: float = 1e-4
     max_epochs: Optional[int] = 100
+    anneal: bool = True
     best: float = float("inf")
     bad_epochs: int = 0
     epochs: int = 0
@@ -34,6 +36,8 @@ class AnnealOnTrainLoss:
     def step(self, epoch_loss: float) -> float:
         """Records one epoch's target training loss; returns the learning rate for the next epoch."""
         self.epochs += 1
+        if not self.anneal:
+            return self.learning_rate
         if epoch_loss < self.best:
             self.best = epoch_loss
             self.bad_epochs = 0
