@@ -104,6 +104,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _embeddings_cache(args: argparse.Namespace) -> int:
+    from flair_munch.recipes import check_data, load_recipe
+    from flair_munch.recipes.study import cache_embeddings
+
+    recipe = load_recipe(args.recipe, overrides=args.set or [])
+    check_data(recipe)
+    store, report = cache_embeddings(recipe, progress=not args.no_progress)
+    print(f"{store}: {report.sentences} sentences of the study, {report.hits} already stored, "
+          f"{report.embedded} embedded ({report.tokens_written} tokens, {report.bytes_written / 1e6:.1f} MB) "
+          f"in {report.seconds:.1f} s")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from flair_munch.recipes import check_data, load_recipe
     from flair_munch.recipes.study import run_study, study_status
@@ -207,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     _add_data_arguments(build)
     build.set_defaults(run=_embeddings_build)
+    cache = embeddings.add_parser(
+        "cache", help="embed every sentence of a recipe's corpora once into the embedding store (frozen embeddings)"
+    )
+    cache.add_argument("recipe", type=Path, help="recipe file")
+    cache.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+    cache.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cache.set_defaults(run=_embeddings_cache)
 
     train = commands.add_parser("train", help="train one multi-head tagger on several corpora, print test F1 per head")
     train.add_argument("--corpus", action="append", required=True, metavar="NAME", help="a corpus (repeat: one head each)")

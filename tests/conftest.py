@@ -39,3 +39,17 @@ def sample_corpora():
 @pytest.fixture(autouse=True)
 def _cpu():
     flair.device = torch.device("cpu")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Studies write their embedding store to the user cache by default; tests keep theirs apart."""
+    import os
+
+    previous = os.environ.get("FLAIR_MUNCH_CACHE")
+    os.environ["FLAIR_MUNCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("FLAIR_MUNCH_CACHE", None)
+    else:
+        os.environ["FLAIR_MUNCH_CACHE"] = previous

@@ -83,6 +83,7 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         self.use_locked_dropout = locked_dropout
         self.use_rnn = use_rnn
         self.use_crf = use_crf
+        self.embedding_store = None  # an EmbeddingStore, see use_store; never saved with the model
 
         # modules are created in SequenceTagger's order, so one seed gives both models the same weights
         if dropout > 0.0:
@@ -124,6 +125,18 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
     def label_type(self) -> str:
         return self.tag_type
 
+    def use_store(self, store) -> None:
+        """Reads token vectors from an ``EmbeddingStore`` (built for these embeddings) instead of embedding.
+
+        Batches with a sentence the store lacks are embedded as usual. ``None`` switches it off.
+        """
+        if store is not None:
+            from flair_munch.embeddings.store import embeddings_fingerprint
+
+            if store.fingerprint != embeddings_fingerprint(self.embeddings):
+                raise ValueError(f"{store} holds other embeddings than this model's {self.embeddings.name}")
+        self.embedding_store = store
+
     @property
     def static_embeddings(self) -> bool:
         """Whether the embeddings stay fixed during training (then they may be cached between epochs)."""
@@ -162,6 +175,10 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         Embeddings that train with the model are always recomputed: Flair would reuse any vectors a
         sentence still holds from an earlier step, stale and detached from this step's graph.
         """
+        if self.embedding_store is not None:
+            stored = self.embedding_store.batch(sentences, flair.device)
+            if stored is not None:
+                return stored
         if not self.static_embeddings:
             for sentence in sentences:
                 sentence.clear_embeddings()
@@ -403,6 +420,11 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
     def __str__(self) -> str:
         heads = ", ".join(f"{name} ({len(head.entity_labels)} types)" for name, head in self.heads.items())
         return f"MultiHeadTagger(heads: {heads}; shared: {self.embeddings.name} -> BiLSTM {self.hidden_size})"
+
+
+def token_matrix(sentence: Sentence, names: list[str]) -> torch.Tensor:
+    """The ``[tokens, dim]`` embeddings of an embedded sentence, in the order the tagger concatenates them."""
+    return torch.stack([torch.cat(token.get_each_embedding(names)) for token in sentence])
 
 
 def corpus_for_heads(corpora: list) -> MultiCorpus:

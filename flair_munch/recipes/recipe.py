@@ -56,6 +56,7 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
     "target_train_size": (Optional[Union[int, float, str, list[Union[int, float, str]]]], None),
     "aux_train_size": (Optional[Union[int, float, str]], None),
     "variants": (Optional[dict], None),
+    "embedding_store": (Union[str, bool], "auto"), "embedding_store_dtype": (str, "float32"),
 }
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ class Recipe:
     target_train_size: Optional[Union[int, float, str, list]] = None
     aux_train_size: Optional[Union[int, float, str]] = None
     variants: dict[str, dict] = field(default_factory=dict)
+    embedding_store: str = "auto"
+    embedding_store_dtype: str = "float32"
     path: Optional[str] = None
     locations: dict = field(default_factory=dict, repr=False, compare=False)
 

@@ -290,6 +290,9 @@ def _validate(data: dict, check: _Checker) -> Recipe:
     seeds = seeds if isinstance(seeds, list) else [seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         check.error(("seeds",), f"expected a non-empty list of distinct seeds, got {seeds!r}", "Write e.g. `seeds: [1, 2, 3]`.")
+    if top.get("embedding_store_dtype", "float32") not in ("float32", "float16"):
+        check.error(("embedding_store_dtype",), f"unknown dtype {top['embedding_store_dtype']!r}",
+                    "Choose float32 (exact) or float16 (half the disk, within 1e-3).")
     embeddings = top.get("embeddings", "default")
     if embeddings == [] or embeddings == "":
         check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
@@ -297,7 +300,10 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                   aux=aux, schedules=schedules, data_dir=top.get("data_dir"), samples=top.get("samples", False),
                   device=top.get("device", "auto"), embeddings=embeddings, model=model, training=training, grid=grid,
                   seeds=seeds, test_with_dev=top.get("test_with_dev", False),
-                  target_train_size=sizes, aux_train_size=top.get("aux_train_size"), variants=variants)
+                  target_train_size=sizes, aux_train_size=top.get("aux_train_size"), variants=variants,
+                  embedding_store={True: "auto", False: "off"}.get(top.get("embedding_store", "auto"),
+                                                                   top.get("embedding_store", "auto")),
+                  embedding_store_dtype=top.get("embedding_store_dtype", "float32"))
 
 
 def _model(section: Any, check: _Checker) -> tuple[dict, dict]:

@@ -106,6 +106,42 @@ def write_index(output_dir: Path, records: list[dict]) -> Path:
     return atomic_write_text(output_dir / "results.jsonl", "\n".join(lines) + ("\n" if lines else ""))
 
 
+def open_store(recipe, embeddings):
+    """The study's embedding store (``embedding_store``: auto = the user cache, off, or a folder), if any."""
+    from flair_munch.embeddings.store import EmbeddingStore, is_frozen
+
+    if recipe.embedding_store == "off" or not is_frozen(embeddings):
+        return None
+    root = None if recipe.embedding_store == "auto" else recipe.embedding_store
+    return EmbeddingStore(embeddings, root=root, dtype=recipe.embedding_store_dtype)
+
+
+def cache_embeddings(recipe, progress: bool = True):
+    """Builds the recipe's embedding store ahead of the study: every split of every corpus it loads.
+
+    Returns the store and the ``BuildReport`` of the sentences it had to embed.
+    """
+    from flair_munch.embeddings import load_embeddings
+    from flair_munch.embeddings.store import BuildReport
+
+    if recipe.model.get("type", "multi-head") != "multi-head":
+        raise ValueError(f"model type {recipe.model['type']!r} fine-tunes its encoder: there is nothing to cache")
+    if recipe.embedding_store == "off":
+        raise ValueError("the recipe turns the embedding store off (`embedding_store: off`); remove that key or "
+                         "set `embedding_store: auto` (or a folder) to build it")
+    store = open_store(recipe, load_embeddings(recipe.embeddings))
+    sentences = {}
+    for target in recipe.targets:
+        for size in recipe.target_train_sizes:
+            for corpus in recipe.load_corpora(target, recipe.aux[target], size):
+                for split in ("train", "dev", "test"):
+                    for sentence in getattr(corpus, split) or []:
+                        sentences.setdefault(" ".join(t.text for t in sentence), sentence)
+    report = store.ensure(list(sentences.values()), progress=progress) if store is not None \
+        else BuildReport(0, 0, 0, 0, 0, 0.0)
+    return store, report
+
+
 def build_model(recipe, model_settings: dict, corpora: list, embeddings_cache: dict):
     """The tagger ``model_settings["type"]`` names, over the recipe's embeddings (or fine-tuned encoder).
 
@@ -120,6 +156,7 @@ def build_model(recipe, model_settings: dict, corpora: list, embeddings_cache: d
     if kind == "multi-head":
         if "frozen" not in embeddings_cache:
             embeddings_cache["frozen"] = load_embeddings(recipe.embeddings)
+            embeddings_cache["store"] = open_store(recipe, embeddings_cache["frozen"])
         embeddings = embeddings_cache["frozen"]
     else:
         name = recipe.embeddings if isinstance(recipe.embeddings, str) else recipe.embeddings[0]
@@ -151,7 +188,8 @@ def run_study(recipe, progress: bool = True) -> StudyStatus:
         corpora = recipe.load_corpora(target, aux, group[0].train_size)
         flair.set_seed(seed)
         model = build_model(recipe, recipe.variant_model(variant), corpora, embeddings_cache)
-        trainer = AuxiliaryTrainer(model, corpora, cache_dir=output_dir / "shared-runs")
+        trainer = AuxiliaryTrainer(model, corpora, cache_dir=output_dir / "shared-runs",
+                                   embedding_store=embeddings_cache.get("store"))
         for spec in group:
             settings = dict(recipe.training, progress=progress, seed=spec.seed,
                             learning_rate=spec.learning_rate, mini_batch_size=spec.mini_batch_size)

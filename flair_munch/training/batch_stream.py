@@ -7,6 +7,10 @@ import torch
 from flair.data import Sentence
 
 
+BUCKET_BATCHES = 20
+"""Batches per length bucket: enough to group similar lengths, few enough to keep batches random."""
+
+
 def stable_seed(seed: int, key: str) -> int:
     """A seed for ``key`` that does not depend on Python's randomised ``hash``."""
     return (seed * 1_000_003 + zlib.crc32(key.encode("utf-8"))) % (2**63)
@@ -19,9 +23,15 @@ class BatchStream:
     ``ceil(len(D) / batch_size)`` draws are exactly one pass (one epoch of SingleTask). The stream
     owns its random generator, so its order does not depend on what other streams or dropout draw,
     and its state can be checkpointed and restored.
+
+    With ``length_bucketing`` each pass is cut into buckets of ``BUCKET_BATCHES`` batches; within a
+    bucket the sentences are sorted by length, cut into batches and the batches shuffled. Batches
+    then hold sentences of similar length (less padding for the BiLSTM and the CRF) while a pass
+    still visits every sentence once, in the same number and sizes of batches, the short one last.
     """
 
-    def __init__(self, sentences: Sequence[Sentence], batch_size: int, seed: int, key: str) -> None:
+    def __init__(self, sentences: Sequence[Sentence], batch_size: int, seed: int, key: str,
+                 length_bucketing: bool = False) -> None:
         if not sentences:
             raise ValueError(f"cannot draw batches from {key!r}: it has no training sentences")
         if batch_size < 1:
@@ -29,6 +39,7 @@ class BatchStream:
         self.sentences = list(sentences)
         self.batch_size = batch_size
         self.key = key
+        self.length_bucketing = length_bucketing
         self.generator = torch.Generator().manual_seed(stable_seed(seed, key))
         self.order: list[int] = []
         self.position = 0
@@ -41,11 +52,24 @@ class BatchStream:
     def next(self) -> list[Sentence]:
         if self.position >= len(self.order):
             self.order = torch.randperm(len(self.sentences), generator=self.generator).tolist()
+            if self.length_bucketing:
+                self.order = self._bucketed(self.order)
             self.position = 0
             self.passes += 1
         indices = self.order[self.position : self.position + self.batch_size]
         self.position += len(indices)
         return [self.sentences[i] for i in indices]
+
+    def _bucketed(self, order: list[int]) -> list[int]:
+        full = len(order) - len(order) % self.batch_size
+        span = self.batch_size * BUCKET_BATCHES
+        bucketed = []
+        for start in range(0, full, span):
+            bucket = sorted(order[start : min(start + span, full)], key=lambda i: len(self.sentences[i]))
+            batches = [bucket[i : i + self.batch_size] for i in range(0, len(bucket), self.batch_size)]
+            for b in torch.randperm(len(batches), generator=self.generator).tolist():
+                bucketed += batches[b]
+        return bucketed + order[full:]
 
     def state_dict(self) -> dict:
         return {

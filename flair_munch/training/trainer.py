@@ -44,13 +44,18 @@ class AuxiliaryTrainer(Pluggable):
     different schedules (and the SingleAux runs that selection and dev-sorted orders need) are
     comparable. SingleAux runs on train only are cached under ``cache_dir`` by their settings and
     never trained twice.
+
+    With an ``embedding_store`` (frozen embeddings only; fine-tuned encoders bypass it), every
+    sentence of every corpus is embedded once into the store at the first ``train`` call, or read
+    back from an earlier study, and all runs feed the BiLSTM from it.
     """
 
     valid_events = {
         "after_setup", "before_training_epoch", "after_training_batch", "after_training_epoch", "after_training",
     }
 
-    def __init__(self, model: MultiHeadTagger, corpora, cache_dir: Union[str, Path, None] = None, plugins=()) -> None:
+    def __init__(self, model: MultiHeadTagger, corpora, cache_dir: Union[str, Path, None] = None, plugins=(),
+                 embedding_store=None) -> None:
         super().__init__(plugins=list(plugins))
         self.model = model
         self.corpora = dict(corpora) if isinstance(corpora, dict) else {c.name: c for c in corpora}
@@ -59,6 +64,8 @@ class AuxiliaryTrainer(Pluggable):
             raise ValueError(f"the model has no head for corpora {missing}; its heads are {model.head_names}")
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.initial_state = copy.deepcopy(model.state_dict())
+        self.embedding_store = embedding_store if model.static_embeddings else None
+        self._store_ready = False
 
     # ----- public entry point -----
 
@@ -84,6 +91,7 @@ class AuxiliaryTrainer(Pluggable):
         evaluate_dev: bool = True,
         embeddings_storage_mode: str = "cpu",
         eval_batch_size: int = 64,
+        length_bucketing: bool = True,
         save_model: bool = True,
         seed: int = 1,
         progress: bool = True,
@@ -101,6 +109,7 @@ class AuxiliaryTrainer(Pluggable):
                 (linear warm-up over ``warmup_fraction`` of the steps, then linear decay to 0 at ``max_epochs``,
                 per stage: the BERT fine-tuning schedule of SPEC 2.3 and 3).
             weight_decay: the optimizer's weight decay (MT-BioBERT: 0.01).
+            length_bucketing: batches of sentences of similar length (less padding; see ``BatchStream``).
             train_with_dev: train on target train + dev (for test results, SPEC 1.3); no dev scores then.
             final_model: "last" (end of training, the paper's choice) or "best-dev".
             save_model: write ``final-model.pt`` (off for large studies of fine-tuned encoders: ~90 MB to
@@ -123,7 +132,20 @@ class AuxiliaryTrainer(Pluggable):
             raise ValueError("lr_schedule 'linear-warmup' needs max_epochs: it decays to 0 at the last epoch")
         if not 0.0 <= warmup_fraction < 1.0:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        self._prepare_store(progress)
         return _Run(self, target, aux, schedule or SingleTask(), Path(base_path), settings).execute()
+
+    def _prepare_store(self, progress: bool) -> None:
+        if self.embedding_store is None or self._store_ready:
+            return
+        sentences = [s for corpus in self.corpora.values() for split in ("train", "dev", "test")
+                     for s in (getattr(corpus, split) or [])]
+        report = self.embedding_store.ensure(sentences, progress=progress)
+        log.info("embedding store: %d of %d sentences already stored (hit rate %.1f %%), %d embedded in %.1f s",
+                 report.hits, report.sentences, 100 * report.hit_rate, report.embedded, report.seconds)
+        self.store_report = report
+        self.model.use_store(self.embedding_store)
+        self._store_ready = True
 
     # ----- cached SingleAux runs (SingleAux-best, dev-sorted order) -----
 
@@ -176,7 +198,8 @@ class _Run:
         corpus = trainer.corpora[target]
         self.target_train = list(corpus.train) + (list(corpus.dev) if settings["train_with_dev"] else [])
         self.iterations = -(-len(self.target_train) // self.batch_size)
-        self.storage = settings["embeddings_storage_mode"] if self.model.static_embeddings else "none"
+        stored = self.model.embedding_store is not None
+        self.storage = settings["embeddings_storage_mode"] if self.model.static_embeddings and not stored else "none"
 
     # --- PlanContext for the schedule ---
 
@@ -220,7 +243,8 @@ class _Run:
                 if step.key not in streams:
                     pool = [s for name in step.source for s in (
                         self.target_train if name == self.target else self.trainer.corpora[name].train)]
-                    streams[step.key] = BatchStream(pool, self.batch_size, self.seed, step.key)
+                    streams[step.key] = BatchStream(pool, self.batch_size, self.seed, step.key,
+                                                    self.settings["length_bucketing"])
         state = {"stage": 0, "history": [], "updates": Counter(), "stop_reasons": [], "seconds": 0.0, "best": None}
         checkpoint = self.directory.load_checkpoint()
         if checkpoint is not None:

@@ -1,0 +1,294 @@
+"""A persistent, content-addressed store of frozen token embeddings: embed each sentence once per study.
+
+Frozen embeddings give a sentence the same vectors in every epoch, schedule, run and seed, so a
+study computes them once and every run reads them back. The store is keyed twice:
+
+- the folder by a fingerprint of the embeddings (class, settings, vocabularies, every weight) and
+  the storage dtype, so other or retrained embeddings never read these vectors;
+- each sentence by a hash of its tokens, so a changed corpus file simply misses (its new sentences
+  are embedded, the old ones are never looked up) and corpora, cuts and splits share vectors.
+
+Vectors live in shards: a ``.npy`` array ``[tokens, dim]`` read memory-mapped, plus the sentence keys
+and offsets. A shard is written under a ``.partial`` name and enters ``manifest.json`` (rewritten
+atomically, under a file lock) only when complete, so an interrupted build is never read; its
+leftovers are removed by the next build.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from flair.data import Sentence
+from flair.embeddings import TokenEmbeddings
+
+log = logging.getLogger("flair_munch")
+
+DTYPES = {"float32": np.float32, "float16": np.float16}
+MANIFEST = "manifest.json"
+INFO = "info.json"
+_SETTINGS = ("is_lower", "is_forward_lm", "with_whitespace", "tokenized_lm", "field", "stable", "fine_tune",
+             "static_embeddings", "layers", "subtoken_pooling", "layer_mean")
+
+
+class EmbeddingStoreError(RuntimeError):
+    """The store cannot be used as asked (not enough disk, embeddings that are not frozen, ...)."""
+
+
+def default_store_root() -> Path:
+    """``$FLAIR_MUNCH_CACHE/embeddings``, else ``~/.cache/flair_munch/embeddings``."""
+    base = os.environ.get("FLAIR_MUNCH_CACHE")
+    return Path(base).expanduser() / "embeddings" if base else Path.home() / ".cache" / "flair_munch" / "embeddings"
+
+
+def _parts(embeddings: TokenEmbeddings) -> list:
+    return list(getattr(embeddings, "embeddings", [embeddings]))
+
+
+def is_frozen(embeddings: TokenEmbeddings) -> bool:
+    return all(getattr(part, "static_embeddings", False) for part in _parts(embeddings))
+
+
+def embeddings_fingerprint(embeddings: TokenEmbeddings) -> dict:
+    """What determines the vectors: per part its class, settings, vocabulary and weights (never its path)."""
+    parts = []
+    for part in _parts(embeddings):
+        weights = hashlib.sha1()
+        for key, tensor in sorted(part.state_dict().items()):
+            weights.update(key.encode("utf-8"))
+            weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        entry = {"class": type(part).__name__, "length": part.embedding_length, "weights": weights.hexdigest(),
+                 "settings": {name: repr(getattr(part, name)) for name in _SETTINGS if hasattr(part, name)}}
+        vocab = getattr(part, "vocab", None)
+        if isinstance(vocab, dict):
+            entry["vocab"] = hashlib.sha1(json.dumps(sorted(vocab.items()), default=str).encode()).hexdigest()
+        lm = getattr(part, "lm", None)
+        if lm is not None and hasattr(lm, "dictionary"):
+            items = sorted((k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k), v)
+                           for k, v in lm.dictionary.item2idx.items())
+            entry["dictionary"] = hashlib.sha1(json.dumps(items).encode()).hexdigest()
+        parts.append(entry)
+    return {"parts": parts, "length": embeddings.embedding_length}
+
+
+def sentence_key(sentence: Sentence) -> bytes:
+    """16 bytes naming a sentence's token sequence (what frozen token embeddings depend on)."""
+    return hashlib.blake2b("\x1f".join(token.text for token in sentence).encode("utf-8"), digest_size=16).digest()
+
+
+@dataclass
+class BuildReport:
+    """What one ``ensure`` call found and did."""
+
+    sentences: int
+    hits: int
+    embedded: int
+    tokens_written: int
+    bytes_written: int
+    seconds: float
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.sentences if self.sentences else 1.0
+
+
+class EmbeddingStore:
+    """Token vectors of frozen embeddings on disk, looked up by sentence.
+
+    ``ensure(sentences)`` embeds what is missing; ``batch(sentences)`` returns the padded
+    ``[batch, longest, dim]`` tensor the tagger's BiLSTM reads, or ``None`` when a sentence is
+    not stored (the tagger then embeds that batch itself).
+    """
+
+    def __init__(self, embeddings: TokenEmbeddings, root: Union[str, Path, None] = None, dtype: str = "float32",
+                 batch_size: int = 64) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {list(DTYPES)}, not {dtype!r}")
+        if not is_frozen(embeddings):
+            raise EmbeddingStoreError("only frozen embeddings can be stored: fine-tuned ones change at every step")
+        self.embeddings = embeddings
+        self.dtype = dtype
+        self.batch_size = batch_size
+        self.fingerprint = embeddings_fingerprint(embeddings)
+        digest = hashlib.sha1(json.dumps(self.fingerprint, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+        self.path = Path(root or default_store_root()) / f"{digest}-{dtype}"
+        self.dim = embeddings.embedding_length
+        self._rows: dict[bytes, tuple[int, int, int]] = {}
+        self._arrays: list[np.ndarray] = []
+        self._shards: list[str] = []
+        self.lookups = 0
+        self.misses = 0
+        self._reload()
+
+    # ----- reading -----
+
+    def _reload(self) -> None:
+        manifest = self.path / MANIFEST
+        if not manifest.is_file():
+            return
+        for shard in json.loads(manifest.read_text(encoding="utf-8"))["shards"]:
+            if shard["name"] in self._shards:
+                continue
+            index = np.load(self.path / f"{shard['name']}.index.npz")
+            number = len(self._arrays)
+            self._arrays.append(np.load(self.path / f"{shard['name']}.vectors.npy", mmap_mode="r"))
+            self._shards.append(shard["name"])
+            offsets = index["offsets"]
+            for i, key in enumerate(index["keys"]):
+                self._rows[key.tobytes()] = (number, int(offsets[i]), int(offsets[i + 1]))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, sentence: Sentence) -> bool:
+        return sentence_key(sentence) in self._rows
+
+    def vectors(self, sentence: Sentence) -> Optional[np.ndarray]:
+        """The stored ``[tokens, dim]`` array of one sentence, or ``None``."""
+        row = self._rows.get(sentence_key(sentence))
+        if row is None:
+            return None
+        number, start, end = row
+        return self._arrays[number][start:end]
+
+    def batch(self, sentences: Sequence[Sentence], device=None) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
+        """Padded float32 vectors ``[batch, longest, dim]`` and lengths, or ``None`` if one is not stored."""
+        self.lookups += 1
+        rows = [self._rows.get(sentence_key(sentence)) for sentence in sentences]
+        if any(row is None for row in rows):
+            self.misses += 1
+            return None
+        lengths = [end - start for _, start, end in rows]
+        longest = max(lengths)
+        out = np.zeros((len(rows), longest, self.dim), dtype=np.float32)
+        for i, (number, start, end) in enumerate(rows):
+            out[i, : end - start] = self._arrays[number][start:end]
+        tensor = torch.from_numpy(out)
+        return (tensor.to(device) if device is not None else tensor), torch.tensor(lengths, dtype=torch.long)
+
+    # ----- building -----
+
+    def budget(self, tokens: int) -> int:
+        return tokens * self.dim * np.dtype(DTYPES[self.dtype]).itemsize
+
+    def ensure(self, sentences: Iterable[Sentence], progress: bool = True) -> BuildReport:
+        """Embeds and stores every sentence not stored yet (one new shard); returns hit counts."""
+        start = time.time()
+        sentences = [s for s in sentences if len(s) > 0]
+        missing: dict[bytes, Sentence] = {}
+        for sentence in sentences:
+            key = sentence_key(sentence)
+            if key not in self._rows and key not in missing:
+                missing[key] = sentence
+        hits = sum(sentence_key(s) in self._rows for s in sentences)
+        if not missing:
+            return BuildReport(len(sentences), hits, 0, 0, 0, time.time() - start)
+        tokens = sum(len(s) for s in missing.values())
+        size = self.budget(tokens)
+        self.path.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.path).free
+        log.info("embedding store %s: %d new sentences, %d tokens x %d dims x %d bytes = %.1f MB on disk "
+                 "(%.1f GB free); read memory-mapped", self.path, len(missing), tokens, self.dim,
+                 np.dtype(DTYPES[self.dtype]).itemsize, size / 1e6, free / 1e9)
+        if size > 0.95 * free:
+            raise EmbeddingStoreError(
+                f"the embedding store needs {size / 1e9:.2f} GB in {self.path} but only {free / 1e9:.2f} GB are free: "
+                "free disk space, point FLAIR_MUNCH_CACHE (or the recipe's embedding_store) elsewhere, use "
+                "dtype float16 (half the size), or turn the store off")
+        self._write_shard(list(missing.items()), tokens, progress)
+        written = len(missing)
+        return BuildReport(len(sentences), hits, written, tokens, size, time.time() - start)
+
+    def _write_shard(self, items: list[tuple[bytes, Sentence]], tokens: int, progress: bool) -> None:
+        from flair_munch.models.multi_head_tagger import token_matrix
+
+        self._remove_leftovers()
+        name = f"shard-{uuid.uuid4().hex[:12]}"
+        vectors_path = self.path / f"{name}.vectors.npy"
+        index_path = self.path / f"{name}.index.npz"
+        partial_vectors = vectors_path.with_name(vectors_path.name + ".partial")
+        partial_index = index_path.with_name(index_path.name + ".partial")
+        array = np.lib.format.open_memmap(partial_vectors, mode="w+", dtype=DTYPES[self.dtype], shape=(tokens, self.dim))
+        order = sorted(range(len(items)), key=lambda i: len(items[i][1]))  # similar lengths embed faster
+        offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        for position, i in enumerate(order):
+            offsets[position + 1] = offsets[position] + len(items[i][1])
+        names = self.embeddings.get_names()
+        building = open(self.path / f"{name}.building", "w")  # held while this process builds the shard
+        fcntl.flock(building, fcntl.LOCK_EX)
+        bar = tqdm(total=len(items), desc="embedding store", unit="sent", disable=not progress)
+        with torch.no_grad():
+            for first in range(0, len(order), self.batch_size):
+                chunk = [items[i][1] for i in order[first : first + self.batch_size]]
+                self.embeddings.embed(chunk)
+                for j, sentence in enumerate(chunk):
+                    row = first + j
+                    array[offsets[row] : offsets[row + 1]] = token_matrix(sentence, names).cpu().numpy()
+                    sentence.clear_embeddings(names)
+                bar.update(len(chunk))
+        bar.close()
+        array.flush()
+        del array
+        # raw bytes, not numpy's "S16", which drops trailing NUL bytes of a key
+        keys = np.frombuffer(b"".join(items[i][0] for i in order), dtype=np.uint8).reshape(len(order), 16)
+        with open(partial_index, "wb") as handle:
+            np.savez(handle, keys=keys, offsets=offsets)
+        os.replace(partial_vectors, vectors_path)
+        os.replace(partial_index, index_path)
+        with self._lock():
+            manifest = self.path / MANIFEST
+            shards = json.loads(manifest.read_text(encoding="utf-8"))["shards"] if manifest.is_file() else []
+            shards.append({"name": name, "sentences": len(items), "tokens": tokens})
+            tmp = manifest.with_name(MANIFEST + f".{uuid.uuid4().hex[:8]}.tmp")
+            tmp.write_text(json.dumps({"shards": shards}, indent=1), encoding="utf-8")
+            os.replace(tmp, manifest)
+            info = self.path / INFO
+            if not info.is_file():
+                info.write_text(json.dumps({"dtype": self.dtype, "dim": self.dim, "fingerprint": self.fingerprint},
+                                           indent=1), encoding="utf-8")
+        building.close()
+        (self.path / f"{name}.building").unlink(missing_ok=True)
+        self._reload()
+
+    def _remove_leftovers(self) -> None:
+        """Files of builds that died: shards the manifest does not list whose builder holds no lock."""
+        with self._lock():
+            manifest = self.path / MANIFEST
+            listed = {s["name"] for s in json.loads(manifest.read_text(encoding="utf-8"))["shards"]} \
+                if manifest.is_file() else set()
+            for name in {path.name.split(".")[0] for path in self.path.glob("shard-*")} - listed:
+                with open(self.path / f"{name}.building", "a") as handle:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # another process is building it
+                    for path in self.path.glob(f"{name}.*"):
+                        path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _lock(self):
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def __repr__(self) -> str:
+        return f"EmbeddingStore({self.path}, {len(self)} sentences, {self.dtype})"

@@ -1,0 +1,226 @@
+"""The embedding store: exact round trip, invalidation, interrupted builds, same training as on the fly."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+import torch
+
+import flair
+from flair.data import Sentence
+
+from flair_munch.cli import main
+from flair_munch.corpora import load_corpus
+from flair_munch.embeddings import load_embeddings
+from flair_munch.embeddings.store import EmbeddingStore, EmbeddingStoreError
+from flair_munch.models import MultiHeadTagger
+from flair_munch.models.multi_head_tagger import token_matrix
+from flair_munch.training import AuxiliaryTrainer
+from flair_munch.training.batch_stream import BatchStream
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    corpus = load_corpus("ncbi-disease", samples=True, train_size=64, seed=1)
+    corpus._dev = type(corpus.dev)(list(corpus.dev)[:32])
+    corpus._test = type(corpus.test)(list(corpus.test)[:32])
+    return corpus
+
+
+def fresh(embeddings, sentences):
+    """Vectors computed on the fly, as the tagger would."""
+    copies = [Sentence([t.text for t in s]) for s in sentences]
+    embeddings.embed(copies)
+    return [token_matrix(s, embeddings.get_names()) for s in copies]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 0.0), ("float16", 1e-3)])
+def test_round_trip_equals_fresh_embeddings(default_embeddings, corpus, tmp_path, dtype, tolerance):
+    sentences = list(corpus.train)[:40]
+    store = EmbeddingStore(default_embeddings, root=tmp_path, dtype=dtype)
+    report = store.ensure(sentences, progress=False)
+    assert report.embedded == len({" ".join(t.text for t in s) for s in sentences}) and report.hits == 0
+    for sentence, expected in zip(sentences, fresh(default_embeddings, sentences)):
+        stored = torch.from_numpy(store.vectors(sentence).astype("float32"))
+        assert stored.shape == expected.shape
+        if tolerance == 0.0:
+            assert torch.equal(stored, expected)
+        else:
+            assert ((stored - expected).abs() <= tolerance * expected.abs().clamp(min=1.0)).all()
+    batch, lengths = store.batch(sentences[:8])
+    assert batch.shape == (8, int(lengths.max()), default_embeddings.embedding_length)
+    reopened = EmbeddingStore(default_embeddings, root=tmp_path, dtype=dtype)
+    assert len(reopened) == len(store) and reopened.ensure(sentences, progress=False).hit_rate == 1.0
+
+
+def test_a_changed_corpus_file_misses_only_its_changed_sentence(default_embeddings, tmp_path):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    lines = ["BRCA1\tO", "causes\tO", "breast\tB-Disease", "cancer\tI-Disease", "", "Hello\tO", "world\tO", ""]
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.tsv").write_text("\n".join(lines), encoding="utf-8")
+    store = EmbeddingStore(default_embeddings, root=tmp_path / "store")
+    first = load_corpus(folder)
+    assert store.ensure(list(first.train), progress=False).embedded == 2
+    (folder / "train.tsv").write_text("\n".join(lines).replace("world", "there"), encoding="utf-8")
+    changed = load_corpus(folder)
+    assert store.batch(list(changed.train)) is None  # the edited sentence is not in the store
+    report = store.ensure(list(changed.train), progress=False)
+    assert (report.hits, report.embedded) == (1, 1)
+    edited = list(changed.train)[1]
+    assert torch.equal(torch.from_numpy(store.vectors(edited).copy()), fresh(default_embeddings, [edited])[0])
+
+
+def test_other_embeddings_get_another_store(default_embeddings, corpus, tmp_path):
+    store = EmbeddingStore(default_embeddings, root=tmp_path)
+    store.ensure(list(corpus.train)[:10], progress=False)
+    changed = load_embeddings("default")
+    with torch.no_grad():
+        changed.embeddings[0].embedding.weight[5] += 1.0  # one word vector retrained
+    other = EmbeddingStore(changed, root=tmp_path)
+    assert other.path != store.path and len(other) == 0
+    assert EmbeddingStore(load_embeddings("default"), root=tmp_path).path == store.path  # same content, same store
+    model = MultiHeadTagger.from_corpora(changed, [corpus])
+    with pytest.raises(ValueError, match="other embeddings"):
+        model.use_store(store)
+
+
+def test_failed_build_leaves_nothing_readable_and_is_rebuilt(default_embeddings, corpus, tmp_path, monkeypatch):
+    sentences = list(corpus.train)
+    store = EmbeddingStore(default_embeddings, root=tmp_path, batch_size=8)
+    calls = []
+    original = type(default_embeddings).embed
+
+    def failing(self, data_points):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(self, data_points)
+
+    monkeypatch.setattr(type(default_embeddings), "embed", failing)
+    with pytest.raises(KeyboardInterrupt):
+        store.ensure(sentences, progress=False)
+    monkeypatch.undo()
+    assert len(EmbeddingStore(default_embeddings, root=tmp_path)) == 0  # the partial shard is never read
+    assert list(store.path.glob("*.partial"))
+    rebuilt = EmbeddingStore(default_embeddings, root=tmp_path)
+    assert rebuilt.ensure(sentences, progress=False).hits == 0
+    assert not list(store.path.glob("*.partial")) and len(rebuilt) == len({" ".join(t.text for t in s) for s in sentences})
+
+
+BUILD = """
+import sys
+from flair_munch.corpora import load_corpus
+from flair_munch.embeddings import load_embeddings
+from flair_munch.embeddings.store import EmbeddingStore
+names = ["ncbi-disease", "bc5cdr-disease", "bc5cdr-chem", "bc2gm", "jnlpba", "linnaeus", "s800"]
+sentences = [s for n in names for split in ("train", "dev", "test") for s in getattr(load_corpus(n, samples=True), split)]
+EmbeddingStore(load_embeddings("default"), root=sys.argv[1], batch_size=16).ensure(sentences, progress=False)
+"""
+
+
+@pytest.mark.integration
+def test_build_killed_with_sigkill_is_never_read_and_rebuilds(default_embeddings, tmp_path):
+    root = tmp_path / "store"
+    process = subprocess.Popen([sys.executable, "-c", BUILD, str(root)], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(root.glob("*/*.partial")) and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.5)  # well inside the build
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert list(root.glob("*/*.partial")) and not list(root.glob("*/manifest.json"))
+    store = EmbeddingStore(default_embeddings, root=root)
+    assert len(store) == 0
+    sentences = list(load_corpus("s800", samples=True).test)
+    assert store.ensure(sentences, progress=False).hits == 0
+    assert not list(root.glob("*/*.partial"))
+    assert all(torch.equal(torch.from_numpy(store.vectors(s).copy()), v)
+               for s, v in zip(sentences[:5], fresh(default_embeddings, sentences[:5])))
+
+
+def test_not_enough_disk_is_a_clear_error_before_writing(default_embeddings, corpus, tmp_path, monkeypatch):
+    store = EmbeddingStore(default_embeddings, root=tmp_path)
+    Usage = namedtuple("Usage", "total used free")
+    monkeypatch.setattr("shutil.disk_usage", lambda path: Usage(10**9, 10**9 - 10**5, 10**5))
+    with pytest.raises(EmbeddingStoreError, match="needs 0.00 GB .* but only 0.00 GB are free: free disk space"):
+        store.ensure(list(corpus.train), progress=False)
+    assert not list(store.path.glob("shard-*"))
+
+
+def make_model(embeddings, corpus):
+    flair.set_seed(3)
+    return MultiHeadTagger.from_corpora(embeddings, [corpus], hidden_size=32)
+
+
+def test_training_from_the_store_matches_training_on_the_fly(default_embeddings, corpus, tmp_path):
+    common = dict(mini_batch_size=16, max_epochs=3, progress=False, seed=2, embeddings_storage_mode="none")
+    on_the_fly = AuxiliaryTrainer(make_model(default_embeddings, corpus), [corpus]).train(
+        "ncbi-disease", base_path=tmp_path / "fly", **common)
+    store = EmbeddingStore(default_embeddings, root=tmp_path / "store")
+    trainer = AuxiliaryTrainer(make_model(default_embeddings, corpus), [corpus], embedding_store=store)
+    from_store = trainer.train("ncbi-disease", base_path=tmp_path / "stored", **common)
+    assert trainer.model.embedding_store is store and store.misses == 0 and store.lookups > 0
+    assert trainer.store_report.embedded > 0
+    assert [r["target_loss"] for r in from_store.history] == pytest.approx(
+        [r["target_loss"] for r in on_the_fly.history], rel=1e-5)
+    assert from_store.test["f1"] == pytest.approx(on_the_fly.test["f1"], abs=1e-9)
+    again = AuxiliaryTrainer(make_model(default_embeddings, corpus), [corpus], embedding_store=store)
+    again.train("ncbi-disease", base_path=tmp_path / "again", **common)
+    assert again.store_report.hit_rate == 1.0 and again.store_report.embedded == 0
+
+
+def test_fine_tuned_encoders_bypass_the_store(corpus, tmp_path):
+    from flair_munch.embeddings import load_encoder
+    from flair_munch.models import ECTTLNERTagger
+
+    encoder = load_encoder()
+    with pytest.raises(EmbeddingStoreError, match="only frozen embeddings"):
+        EmbeddingStore(encoder, root=tmp_path)
+    model = ECTTLNERTagger.from_corpora(encoder, [corpus])
+    assert AuxiliaryTrainer(model, [corpus], embedding_store=object()).embedding_store is None
+
+
+def test_length_bucketing_keeps_the_pass_and_cuts_padding(corpus):
+    sentences = list(load_corpus("jnlpba", samples=True).train)
+    plain = BatchStream(sentences, 16, seed=1, key="x")
+    bucketed = BatchStream(sentences, 16, seed=1, key="x", length_bucketing=True)
+    passes = {}
+    for name, stream in (("plain", plain), ("bucketed", bucketed)):
+        batches = [stream.next() for _ in range(len(stream))]
+        assert sorted(id(s) for b in batches for s in b) == sorted(id(s) for s in sentences)  # one full pass
+        passes[name] = batches
+    assert [len(b) for b in passes["plain"]] == [len(b) for b in passes["bucketed"]]  # same sizes, short one last
+
+    def padding(batches):
+        return sum(max(len(s) for s in b) * len(b) - sum(len(s) for s in b) for b in batches)
+
+    assert padding(passes["bucketed"]) < 0.5 * padding(passes["plain"])
+    again = BatchStream(sentences, 16, seed=1, key="x", length_bucketing=True)
+    assert [[id(s) for s in again.next()] for _ in range(len(again))] == [[id(s) for s in b] for b in passes["bucketed"]]
+
+
+def test_cli_caches_a_recipe_once(tmp_path, capsys):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(json.dumps({
+        "name": "c", "output_dir": str(tmp_path / "out"), "samples": True, "embeddings": "default",
+        "embedding_store": str(tmp_path / "store"), "corpora": {"s800": None, "linnaeus": None},
+        "targets": ["s800"], "schedules": ["single-task"], "target_train_size": 50}))
+    assert main(["embeddings", "cache", str(recipe), "--no-progress"]) == 0
+    first = capsys.readouterr().out
+    assert "0 already stored" in first and "embedded" in first
+    assert main(["embeddings", "cache", str(recipe), "--no-progress"]) == 0
+    second = capsys.readouterr().out
+    sentences = int(second.split(": ")[1].split(" sentences")[0])
+    assert f"{sentences} already stored, 0 embedded" in second
+    assert main(["embeddings", "cache", str(recipe), "--set", "embedding_store=off"]) == 2
+    assert "turns the embedding store off" in capsys.readouterr().err
+    assert Path(tmp_path / "store").is_dir()
