@@ -16,6 +16,7 @@ from flair.datasets import FlairDatapointDataset
 
 from flair_munch.corpora.bio import split_tag
 from flair_munch.corpora.conll import read_conll, to_flair_sentences
+from flair_munch.corpora.label_map import apply_label_map, load_label_map
 from flair_munch.corpora.registry import CorpusInfo, find_split_files, resolve_corpus
 from flair_munch.corpora.subsample import Size, subsample
 
@@ -69,12 +70,18 @@ def load_corpus(
     long_sentences: str = "split",
     label_type: str = "ner",
     name: Optional[str] = None,
+    label_map: Union[str, Path, dict, None] = None,
 ) -> NamedCorpus:
     """Load a registered or custom corpus as a :class:`NamedCorpus`.
 
     Every sentence carries a ``corpus`` label with the corpus name. Only train
     is subsampled (``train_size``) so dev/test scores stay comparable across
     training-set sizes. ``name`` overrides the corpus name (registry name, else the folder's name).
+
+    ``label_map`` (a YAML file, a shipped map's name such as ``"crossner-to-conll"``, or a dict; see
+    :mod:`flair_munch.corpora.label_map`) renames or drops entity types in every split; the corpus's
+    ``entity_type`` then lists the mapped types. An entity type the map does not cover, without a
+    ``default:``, raises :class:`~flair_munch.corpora.label_map.LabelMapError`.
     """
     info, folder = resolve_corpus(name_or_path, data_dir=data_dir, samples=samples)
     name = name or (info.name if info else folder.name)
@@ -87,7 +94,11 @@ def load_corpus(
         full = len(rows["train"])
         rows["train"] = subsample(rows["train"], train_size, seed)
         log.info("%s: subsampled train to %d of %d sentences (seed %d)", name, len(rows["train"]), full, seed)
-    entity_type = info.entity_type if info else _entity_types(rows)
+    if label_map is not None:
+        mapping = load_label_map(label_map)
+        rows = apply_label_map(rows, mapping, corpus=f"'{name}' ({folder})")
+        log.info("%s: applied label map %s", name, mapping.source)
+    entity_type = info.entity_type if info and label_map is None else _entity_types(rows)
     splits = {split: to_flair_sentences(r, label_type=label_type, corpus_name=name) for split, r in rows.items()}
     return NamedCorpus(
         splits["train"], splits["dev"], splits["test"], name=name, entity_type=entity_type, path=folder, info=info

@@ -17,9 +17,10 @@ from flair_munch.training.schedules import (
     Stage,
     Step,
 )
-from flair_munch.training.trainer import AuxiliaryTrainer, train
+from flair_munch.training.trainer import FINE_TUNING, AuxiliaryTrainer, train
 
 __all__ = [
+    "FINE_TUNING",
     "SCHEDULES",
     "AnnealOnTrainLoss",
     "AuxiliaryTrainer",

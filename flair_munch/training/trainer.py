@@ -35,6 +35,9 @@ log = logging.getLogger("flair_munch")
 
 FINAL_MODELS = ("last", "best-dev")
 LR_SCHEDULES = ("anneal", "linear-warmup")
+FINE_TUNING = {"optimizer": "AdamW", "learning_rate": 5e-5, "lr_schedule": "linear-warmup", "warmup_fraction": 0.1,
+               "mini_batch_size": 16, "max_epochs": 20, "max_grad_norm": 1.0, "embeddings_storage_mode": "none"}
+"""``train`` settings of the derived-task papers (SPEC 2.3): ``trainer.train(target, **FINE_TUNING)``."""
 
 
 class AuxiliaryTrainer(Pluggable):
