@@ -121,7 +121,10 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 
 def _mean_vector(corpus, embeddings: TokenEmbeddings, max_sentences: int, batch_size: int = 64) -> torch.Tensor:
-    """Mean of sentence vectors over (a seeded sample of) train, embedded from token copies, so nothing is cached on the corpus."""
+    """Mean sentence vector of (a seeded sample of) train.
+
+    Embeds copies of the sentences, so no vectors are left on the corpus.
+    """
     sentences = _train(corpus)
     if len(sentences) > max_sentences:
         keep = sorted(random.Random(0).sample(range(len(sentences)), max_sentences))

@@ -56,8 +56,9 @@ def crf_forward_backward(
     beta = f.new_zeros(batch, time, tags)
     for t in range(time - 1, -1, -1):  # beta[t, i] = logsumexp_j f[t+1, j, i] + beta[t+1, j]
         ends = (last == t).unsqueeze(1)
-        inner = torch.logsumexp(f[:, t + 1] + beta[:, t + 1].unsqueeze(2), dim=1) if t + 1 < time else to_stop.expand(batch, tags)
-        beta[:, t] = torch.where(ends, to_stop.expand(batch, tags), inner)
+        stop_here = to_stop.expand(batch, tags)
+        inner = torch.logsumexp(f[:, t + 1] + beta[:, t + 1].unsqueeze(2), dim=1) if t + 1 < time else stop_here
+        beta[:, t] = torch.where(ends, stop_here, inner)
     final = alpha[torch.arange(batch, device=f.device), last]
     log_z = torch.logsumexp(final + to_stop, dim=1)
     return alpha + beta - log_z[:, None, None], log_z
