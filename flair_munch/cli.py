@@ -169,6 +169,45 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rank_aux(args: argparse.Namespace) -> int:
+    from flair_munch.corpora import load_corpus
+    from flair_munch.corpora.similarity import format_ranking, rank_aux
+
+    def load(name):
+        return load_corpus(name, data_dir=args.data_dir, samples=args.samples, name=name)
+
+    embeddings = None
+    if args.embeddings:
+        from flair_munch.embeddings import load_embeddings
+
+        embeddings = load_embeddings(args.embeddings)
+    rows = rank_aux(load(args.target), [load(name) for name in args.candidates], embeddings,
+                    max_sentences=args.max_sentences)
+    print(f"auxiliary corpora for {args.target}, most similar first:")
+    print(format_ranking(rows))
+    return 0
+
+
+def _uncertain(args: argparse.Namespace) -> int:
+    from flair_munch.models import MultiHeadTagger
+    from flair_munch.models.marginals import rank_by_uncertainty, write_uncertainty_conll
+    from flair_munch.tagging import read_sentences
+
+    model = MultiHeadTagger.load(args.model)
+    if args.head not in model.heads:
+        raise KeyError(f"unknown head {args.head!r}; the model's heads are {model.head_names}")
+    rows = rank_by_uncertainty(model, read_sentences(args.file, model.tag_type), head=args.head, reduce=args.reduce,
+                               mini_batch_size=args.batch_size)
+    chosen = [row for row in rows if row.score >= args.threshold]
+    out = args.out or Path(args.file).with_suffix(".uncertain.conll")
+    write_uncertainty_conll(out, chosen, label_type=model.tag_type)
+    print(f"{len(chosen)} of {len(rows)} sentences have {args.reduce} token entropy >= {args.threshold} nats "
+          f"(ranked, most uncertain first) -> {out}")
+    for row in chosen[: args.show]:
+        print(f"{row.score:.3f}  {' '.join(token.text for token in row.sentence)[:100]}")
+    return 0
+
+
 def _errors(args: argparse.Namespace) -> int:
     from flair_munch.evaluation.error_analysis import classify_errors
     from flair_munch.evaluation.prediction_file import read_prediction_file
@@ -265,6 +304,29 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, default=None, help="CoNLL output file (default: stdout)")
     predict.add_argument("--batch-size", type=int, default=32)
     predict.set_defaults(run=_predict)
+
+    rank = commands.add_parser("rank-aux", help="rank auxiliary corpora for a target by corpus similarity (seconds)")
+    rank.add_argument("target", help="the target corpus (name or folder)")
+    rank.add_argument("--candidates", nargs="+", required=True, metavar="NAME", help="candidate auxiliary corpora")
+    rank.add_argument("--embeddings", nargs="+", default=None,
+                      help="also compare mean sentence vectors of these frozen embeddings (e.g. default)")
+    rank.add_argument("--max-sentences", type=int, default=2000, help="train sentences read per corpus (default 2000)")
+    _add_data_arguments(rank)
+    rank.set_defaults(run=_rank_aux)
+
+    uncertain = commands.add_parser(
+        "uncertain", help="sentences to re-annotate: per-token entropy of a head's CRF marginals, ranked")
+    uncertain.add_argument("model", type=Path, help="a saved model (final-model.pt)")
+    uncertain.add_argument("file", type=Path, help="CoNLL (token<TAB>tag) or raw text, one sentence per line")
+    uncertain.add_argument("--head", required=True, help="the head (corpus) whose marginals are used")
+    uncertain.add_argument("--threshold", type=float, default=0.0,
+                           help="keep sentences whose token entropy (nats) reaches this (default 0: all)")
+    uncertain.add_argument("--reduce", choices=["max", "mean"], default="max", help="sentence score (default max)")
+    uncertain.add_argument("--out", type=Path, default=None,
+                           help="output CoNLL: token, gold, predicted, entropy (default FILE.uncertain.conll)")
+    uncertain.add_argument("--batch-size", type=int, default=32)
+    uncertain.add_argument("--show", type=int, default=10, help="print the N most uncertain sentences")
+    uncertain.set_defaults(run=_uncertain)
 
     errors = commands.add_parser(
         "errors", help="classify prediction errors (no annotation, no extraction, wrong range / tag / both)"

@@ -7,7 +7,7 @@ from flair.data import Sentence
 from flair.splitter import NoSentenceSplitter
 from flair.tokenization import SegtokTokenizer
 
-from flair_munch.corpora.conll import read_conll
+from flair_munch.corpora.conll import read_conll, to_flair_sentences
 from flair_munch.corpora.spans import span_tags
 
 
@@ -44,3 +44,13 @@ def tag_file(model, path: Union[str, Path], head: str, mini_batch_size: int = 32
         tokens = [token.text for token in sentence]
         rows.append(list(zip(tokens, gold[i], predicted)) if gold else list(zip(tokens, predicted)))
     return rows
+
+
+def read_sentences(path: Union[str, Path], label_type: str = "ner") -> list[Sentence]:
+    """Sentences of a CoNLL file (gold spans as ``label_type`` labels) or of raw text (one per line, segtok)."""
+    path = Path(path)
+    if _is_conll(path):
+        return to_flair_sentences(read_conll(path, max_length=None).sentences, label_type)
+    splitter = NoSentenceSplitter(tokenizer=SegtokTokenizer())
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [splitter.split(line)[0] for line in lines]

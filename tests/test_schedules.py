@@ -336,3 +336,34 @@ def test_single_aux_best_selects_on_train_only_runs_then_retrains_with_dev(tiny,
     assert sorted(r["aux"][0] for r in train_only) == sorted([CHEM, S800])
     assert [r["aux"] for r in with_dev] == [[result.selection["chosen"]]]
     assert result.dev is None and result.test == with_dev[0]["test"]
+
+
+def test_pretrain_finetune_trains_the_source_alone_then_the_target_alone(tiny, tmp_path, monkeypatch):
+    from flair_munch.training import PretrainFinetune
+
+    seen = []
+    original = AnnealOnTrainLoss.step
+
+    def record(self, loss):
+        seen.append(loss)
+        return original(self, loss)
+
+    monkeypatch.setattr(AnnealOnTrainLoss, "step", record)
+    recorder, result = run(tiny, tmp_path, PretrainFinetune(source=S800), max_epochs=2, aux=[S800])
+    assert sizes(recorder) == [(S800, 16), (S800, 14)] * 2 + [(T, 16), (T, 16), (T, 8)] * 2
+    assert result.stages == [f"pretrain[{S800}]", "finetune"]
+    pretrain = [row for row in result.history if row["stage"].startswith("pretrain")]
+    assert [row["target_loss"] for row in pretrain] == seen[:2]  # the source's loss anneals the first stage
+    assert all(loss == loss for loss in seen)  # never NaN: each stage converges on a corpus it trains
+    assert result.updates[S800] == 4 and result.updates[T] == 6
+    with pytest.raises(ValueError, match="needs one source corpus"):
+        run(tiny, tmp_path / "two", PretrainFinetune(), max_epochs=1)
+
+
+def test_similarity_order_sorts_aux_by_corpus_similarity_without_training(tiny, tmp_path):
+    from flair_munch.corpora.similarity import rank_aux
+
+    recorder, result = run(tiny, tmp_path, MunchStack(order="similarity"), max_epochs=1)
+    scores = {row.name: row.combined for row in rank_aux(tiny[0], tiny[1:])}
+    assert result.aux_order == sorted([CHEM, S800], key=lambda name: scores[name])  # most similar last
+    assert not (tmp_path / "cache").exists()  # no SingleAux run was trained to decide it

@@ -1,11 +1,14 @@
-"""Models: the multi-corpus BiLSTM-CRF and its heads, and the derived-task taggers."""
+"""Models: the multi-corpus BiLSTM-CRF and its heads, the derived-task taggers and the attention-fusion tagger."""
 
+from flair_munch.models.attention_fusion_tagger import AttentionFusionTagger
 from flair_munch.models.derived_task_tagger import DerivedTaskTagger, ECTTLNERTagger, MTBioBERTTagger
 from flair_munch.models.multi_head_tagger import MultiHeadTagger, corpus_for_heads
-from flair_munch.models.tagging_head import TaggingHead, span_tag_dictionary
+from flair_munch.models.tagging_head import LOSS_WEIGHT, TaggingHead, loss_weights, span_tag_dictionary
 from flair_munch.models.task_head import ClassificationHead
 
 __all__ = [
+    "LOSS_WEIGHT",
+    "AttentionFusionTagger",
     "ClassificationHead",
     "DerivedTaskTagger",
     "ECTTLNERTagger",
@@ -13,5 +16,6 @@ __all__ = [
     "MultiHeadTagger",
     "TaggingHead",
     "corpus_for_heads",
+    "loss_weights",
     "span_tag_dictionary",
 ]

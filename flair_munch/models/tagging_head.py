@@ -11,6 +11,16 @@ from flair.models.sequence_tagger_utils.viterbi import ViterbiDecoder, ViterbiLo
 
 from flair_munch.corpora.spans import span_tags
 
+LOSS_WEIGHT = "loss_weight"
+"""Sentence metadata key of a sentence's loss weight (``sentence.add_metadata(LOSS_WEIGHT, w)``)."""
+
+
+def loss_weights(sentences: list[Sentence]) -> Optional[list[float]]:
+    """Each sentence's loss weight (1.0 where none is set), or ``None`` when no sentence carries one."""
+    if not any(sentence.has_metadata(LOSS_WEIGHT) for sentence in sentences):
+        return None
+    return [float(s.get_metadata(LOSS_WEIGHT)) if s.has_metadata(LOSS_WEIGHT) else 1.0 for s in sentences]
+
 
 def span_tag_dictionary(span_dictionary: Dictionary, tag_format: str = "BIOES", use_crf: bool = True) -> Dictionary:
     """Encodes a dictionary of entity types as the tags a head predicts, exactly as Flair's SequenceTagger does.
@@ -63,6 +73,7 @@ class TaggingHead(torch.nn.Module):
         if use_crf:
             self.crf = CRF(tag_dictionary, self.tagset_size, init_from_state_dict)
             self.loss_function = ViterbiLoss(tag_dictionary)
+            self.sentence_loss_function = SentenceViterbiLoss(tag_dictionary)
             self.viterbi_decoder = ViterbiDecoder(tag_dictionary)
 
     @property
@@ -93,11 +104,29 @@ class TaggingHead(torch.nn.Module):
         )
 
     def loss(self, scores: tuple, sentences: list[Sentence], label_type: str) -> torch.Tensor:
-        """CRF negative log-likelihood (or token cross-entropy), summed over the sentences (as Flair's losses)."""
+        """CRF negative log-likelihood (or token cross-entropy), summed over the sentences (as Flair's losses).
+
+        Sentences carrying a loss weight (metadata ``LOSS_WEIGHT``) count ``weight * their loss``, the
+        others once; a batch without any weight takes Flair's own loss unchanged.
+        """
+        weights = loss_weights(sentences)
+        if weights is not None:
+            weights = torch.tensor(weights, dtype=scores[0].dtype, device=scores[0].device)
+            return (weights * self.sentence_losses(scores, sentences, label_type)).sum()
         gold = self.gold_tensor(sentences, label_type)
         if not self.use_crf:
             return torch.nn.functional.cross_entropy(_unpad(*scores), gold, reduction="sum")
         return self.loss_function(scores, gold)
+
+    def sentence_losses(self, scores: tuple, sentences: list[Sentence], label_type: str) -> torch.Tensor:
+        """The unweighted loss of each sentence, ``[len(sentences)]``; their sum is ``loss`` without weights."""
+        gold = self.gold_tensor(sentences, label_type)
+        if self.use_crf:
+            return self.sentence_loss_function(scores, gold)
+        logits, lengths = scores
+        token_losses = torch.nn.functional.cross_entropy(_unpad(logits, lengths), gold, reduction="none")
+        owner = torch.repeat_interleave(torch.arange(len(lengths), device=logits.device), lengths.to(logits.device))
+        return torch.zeros(len(lengths), dtype=token_losses.dtype, device=logits.device).index_add(0, owner, token_losses)
 
     def decode(self, scores: tuple, sentences: list[Sentence], all_probabilities: bool = False):
         """Best paths (tag, score) per sentence, and optionally every tag's probability per token."""
@@ -116,6 +145,33 @@ class TaggingHead(torch.nn.Module):
                     for token, row in zip(sentences[i], probabilities[i, :length].tolist())
                 ])
         return paths, distributions
+
+
+class SentenceViterbiLoss(ViterbiLoss):
+    """Flair's ``ViterbiLoss`` (CRF negative log-likelihood), one value per sentence instead of their sum."""
+
+    def forward(self, features_tuple: tuple, targets: torch.Tensor) -> torch.Tensor:
+        """``[batch]`` losses of a batch sorted by length, longest first (as the heads score it)."""
+        features, lengths, transitions = features_tuple
+        batch_size, seq_len = features.shape[:2]
+        targets, matrix_indices = self._format_targets(targets, lengths)
+        matrix_indices = torch.tensor(matrix_indices, dtype=torch.long, device=features.device).unsqueeze(2)
+        at_targets = torch.gather(features.view(batch_size, seq_len, -1), 2, matrix_indices).squeeze(2)
+        mask = torch.arange(seq_len, device=features.device)[None, :] < lengths.to(features.device)[:, None]
+        last_tags = [target[length - 1] for target, length in zip(targets, lengths.tolist())]
+        gold_scores = at_targets.masked_fill(~mask, 0.0).sum(1) + transitions[self.stop_tag, last_tags]
+
+        scores_upto_t = torch.zeros(batch_size, self.tagset_size, device=features.device, dtype=features.dtype)
+        for t in range(int(lengths.max())):
+            batch_size_t = int((lengths > t).sum())  # sorted batch: the first batch_size_t sentences reach t
+            if t == 0:
+                scores_upto_t[:batch_size_t] = scores_upto_t[:batch_size_t] + features[:batch_size_t, t, :, self.start_tag]
+            else:
+                scores_upto_t[:batch_size_t] = self._log_sum_exp(
+                    features[:batch_size_t, t, :, :] + scores_upto_t[:batch_size_t].unsqueeze(1), dim=2
+                )
+        all_paths_scores = self._log_sum_exp(scores_upto_t + transitions[self.stop_tag].unsqueeze(0), dim=1)
+        return all_paths_scores - gold_scores
 
 
 def _unpad(logits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -57,6 +57,8 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
     "aux_train_size": (Optional[Union[int, float, str]], None),
     "variants": (Optional[dict], None),
     "embedding_store": (Union[str, bool], "auto"), "embedding_store_dtype": (str, "float32"),
+    "mix_percent": (Optional[Union[int, float, list[Union[int, float]]]], None),
+    "mix_source": (str, "all"), "mix_from": (Optional[list[str]], None),
 }
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class RunSpec:
     settings: str = field(default="{}", repr=False)  # canonical JSON of the recipe parts the run depends on
     train_size: Optional[Union[int, float, str]] = None  # the target's train size, when the recipe lists several
     variant: str = ""  # the model variant's name, when the recipe has `variants`
+    mix_percent: Optional[float] = None  # sentences of other corpora added to the target's train, in %
     row_suffix: str = ""  # what tells this run's report row apart besides the schedule: "n=1000 +sce"
     baseline_suffix: str = ""  # the suffix of the row it is compared with: "n=1000 baseline"
 
@@ -146,6 +149,9 @@ class Recipe:
     variants: dict[str, dict] = field(default_factory=dict)
     embedding_store: str = "auto"
     embedding_store_dtype: str = "float32"
+    mix_percent: Optional[Union[float, list]] = None
+    mix_source: str = "all"
+    mix_from: Optional[list[str]] = None
     path: Optional[str] = None
     locations: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -158,6 +164,18 @@ class Recipe:
         sizes = self.target_train_size
         return list(sizes) if isinstance(sizes, list) else [sizes]
 
+    @property
+    def mix_percents(self) -> list:
+        """The mixing percentages a study compares (``[None]``: no mixing)."""
+        mix = self.mix_percent
+        return list(mix) if isinstance(mix, list) else [mix]
+
+    def mix_corpora_of(self, target: str) -> list[str]:
+        """The corpora a target's mixed-in sentences come from: ``mix_from``, else every other corpus but its aux."""
+        if self.mix_from is not None:
+            return [name for name in self.mix_from if name != target]
+        return [name for name in self.corpora if name != target and name not in self.aux[target]]
+
     def variant_model(self, variant: str) -> dict:
         """The model settings of one variant: ``model`` with the variant's keys replaced."""
         return {**self.model, **self.variants.get(variant, {})}
@@ -167,18 +185,24 @@ class Recipe:
         runs = []
         sizes = self.target_train_sizes
         variants = list(self.variants) or [""]
-        for target, size, variant in itertools.product(self.targets, sizes, variants):
+        mixes = self.mix_percents
+        for target, size, mix, variant in itertools.product(self.targets, sizes, mixes, variants):
             aux = tuple(self.aux[target])
+            mixing = {"percent": mix, "source": self.mix_source, "from": self.mix_corpora_of(target)} if mix else None
             settings = json.dumps({
                 "corpora": {name: self.corpus_options(name, name == target, size) for name in (target, *aux)},
-                "embeddings": self.embeddings,
+                "embeddings": self.embeddings, **({"mixing": mixing} if mixing else {}),
                 "model": self.variant_model(variant), "training": self.training, "test_with_dev": self.test_with_dev,
                 "samples": self.samples}, sort_keys=True, separators=(",", ":"))
             size_label = f"n={'all' if size is None else size}" if len(sizes) > 1 else ""
-            suffix = " ".join(part for part in (size_label, variant) if part)
-            baseline = " ".join(part for part in (size_label, variants[0]) if part) if self.variants else ""
+            mix_label = f"mix={mix or 0}%" if len(mixes) > 1 or mix else ""
+            suffix = " ".join(part for part in (size_label, mix_label, variant) if part)
+            base_mix = f"mix={mixes[0] or 0}%" if mix_label else ""
+            baseline = " ".join(part for part in (size_label, base_mix, variants[0]) if part) \
+                if self.variants or len(mixes) > 1 else ""
             for schedule, seed, (lr, batch) in itertools.product(self.schedules, self.seeds, self.grid_points()):
-                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, settings, size, variant, suffix, baseline))
+                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, settings, train_size=size, variant=variant,
+                                    mix_percent=mix, row_suffix=suffix, baseline_suffix=baseline))
         return runs
 
     def corpus_options(self, name: str, as_target: bool, target_size=None) -> dict:
@@ -191,15 +215,21 @@ class Recipe:
             options["train_size"] = role_size
         return options
 
-    def load_corpora(self, target: str, aux, target_size=None) -> list:
-        """The target and its aux corpora, loaded (cut) for this target; the recipe key names each head."""
-        from flair_munch.corpora import load_corpus
+    def load_corpora(self, target: str, aux, target_size=None, mix_percent=None) -> list:
+        """The target and its aux corpora, loaded (cut, mixed) for this target; the recipe key names each head."""
+        from flair_munch.corpora import load_corpus, mix_corpora
 
-        return [
+        corpora = [
             load_corpus(name, data_dir=self.data_dir, samples=self.samples, name=name,
                         **self.corpus_options(name, name == target, target_size))
             for name in (target, *aux)
         ]
+        if mix_percent:
+            others = [load_corpus(name, data_dir=self.data_dir, samples=self.samples, name=name,
+                                  **self.corpus_options(name, False)) for name in self.mix_corpora_of(target)]
+            corpora[0] = mix_corpora(corpora[0], others, mix_percent, seed=self.corpora[target]["seed"],
+                                     source=self.mix_source)
+        return corpora
 
     def to_dict(self) -> dict:
         data = {k: getattr(self, k) for k in TOP_KEYS}

@@ -293,6 +293,14 @@ def _validate(data: dict, check: _Checker) -> Recipe:
     if top.get("embedding_store_dtype", "float32") not in ("float32", "float16"):
         check.error(("embedding_store_dtype",), f"unknown dtype {top['embedding_store_dtype']!r}",
                     "Choose float32 (exact) or float16 (half the disk, within 1e-3).")
+    if top.get("mix_source", "all") not in ("all", "similar", "dissimilar"):
+        check.error(("mix_source",), f"unknown mix source {top['mix_source']!r}", "Choose all, similar or dissimilar.")
+    mixes = top.get("mix_percent")
+    for value in (mixes if isinstance(mixes, list) else [mixes] if mixes is not None else []):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1000:
+            check.error(("mix_percent",), f"expected percentages between 0 and 1000, got {mixes!r}",
+                        "Write e.g. `mix_percent: [0, 10, 30, 50]`.")
+    mix_from = _references(top["mix_from"], ("mix_from",), names, check) if top.get("mix_from") else None
     embeddings = top.get("embeddings", "default")
     if embeddings == [] or embeddings == "":
         check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
@@ -303,7 +311,8 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                   target_train_size=sizes, aux_train_size=top.get("aux_train_size"), variants=variants,
                   embedding_store={True: "auto", False: "off"}.get(top.get("embedding_store", "auto"),
                                                                    top.get("embedding_store", "auto")),
-                  embedding_store_dtype=top.get("embedding_store_dtype", "float32"))
+                  embedding_store_dtype=top.get("embedding_store_dtype", "float32"),
+                  mix_percent=top.get("mix_percent"), mix_source=top.get("mix_source", "all"), mix_from=mix_from)
 
 
 def _model(section: Any, check: _Checker) -> tuple[dict, dict]:
@@ -424,15 +433,16 @@ def _schedule_options(name, options, path, target, corpora, names, check) -> dic
             type_alternating_order(corpora, {n: REGISTRY[n].entity_type if n in REGISTRY else None for n in corpora}, 0)
         except ValueError as exc:
             check.error(path, f"target `{target}`: {exc}".rstrip("."), "Set the `order` option.")
-    if name == "single-aux":
-        chosen = options.get("aux")
+    one = {"single-aux": "aux", "pretrain-finetune": "source"}.get(name)
+    if one:
+        chosen = options.get(one)
         if chosen is None and len(corpora) != 1:
-            check.error(path, f"single-aux needs one auxiliary corpus; `{target}` has {corpora}",
-                        "Use single-aux-best, or `{single-aux: {aux: NAME}}`.")
+            check.error(path, f"{name} needs one auxiliary corpus; `{target}` has {corpora}",
+                        f"Use `{{{name}: {{{one}: NAME}}}}`" + (" or single-aux-best." if one == "aux" else "."))
         elif chosen is not None:
-            resolved = _references([chosen], path + ("aux",), names, check)
+            resolved = _references([chosen], path + (one,), names, check)
             if resolved and resolved[0] not in corpora:
-                check.error(path + ("aux",), f"`{chosen}` is not an auxiliary corpus of `{target}`",
+                check.error(path + (one,), f"`{chosen}` is not an auxiliary corpus of `{target}`",
                             f"Choose one of: {', '.join(corpora)}.")
-            options["aux"] = resolved[0] if resolved else chosen
+            options[one] = resolved[0] if resolved else chosen
     return options

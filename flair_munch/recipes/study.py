@@ -74,6 +74,7 @@ def _record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> di
         "baseline": spec.baseline_row,
         "variant": spec.variant or None,
         "train_size": spec.train_size,
+        "mix_percent": spec.mix_percent,
         "seed": spec.seed,
         "hparams": {"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
         "selected": False,
@@ -179,13 +180,13 @@ def run_study(recipe, progress: bool = True) -> StudyStatus:
     start = time.time()
     by_group = defaultdict(list)
     for spec in specs:
-        by_group[(spec.target, spec.aux, spec.seed, str(spec.train_size), spec.variant)].append(spec)
-    for (target, aux, seed, _, variant), group in by_group.items():
+        by_group[(spec.target, spec.aux, spec.seed, str(spec.train_size), spec.mix_percent, spec.variant)].append(spec)
+    for (target, aux, seed, _, mix, variant), group in by_group.items():
         if all(_finished(_run_dir(output_dir, spec)) is not None and not recipe.test_with_dev for spec in group):
             records += [_record(spec, _finished(_run_dir(output_dir, spec)), None) for spec in group]
             write_index(output_dir, records)
             continue  # nothing to train: skip loading corpora and building the model
-        corpora = recipe.load_corpora(target, aux, group[0].train_size)
+        corpora = recipe.load_corpora(target, aux, group[0].train_size, mix)
         flair.set_seed(seed)
         model = build_model(recipe, recipe.variant_model(variant), corpora, embeddings_cache)
         trainer = AuxiliaryTrainer(model, corpora, cache_dir=output_dir / "shared-runs",

@@ -218,6 +218,14 @@ class _Run:
         self.directory.write_result(chosen)
         return chosen
 
+    def aux_similarity(self) -> dict[str, float]:
+        if not hasattr(self, "_similarity"):
+            from flair_munch.corpora.similarity import rank_aux
+
+            rows = rank_aux(self.trainer.corpora[self.target], [self.trainer.corpora[name] for name in self.aux])
+            self._similarity = {row.name: row.combined for row in rows}
+        return self._similarity
+
     def single_aux_dev_f1(self, aux: str) -> float:
         settings = {**self.settings, "train_with_dev": False, "evaluate_dev": True}
         path = self.trainer._sub_run_path(self.directory.path, SingleAux(aux), self.target, [aux], settings)
@@ -281,7 +289,7 @@ class _Run:
                 losses, sentences = self._train_epoch(stage, streams, optimizer, scheduler, state["updates"],
                                                       convergence)
                 seconds = time.time() - epoch_start
-                target_loss = losses.get(self.target, float("nan"))
+                target_loss = losses.get(stage.converge_on or self.target, float("nan"))
                 lr = convergence.step(target_loss)
                 if scheduler is None:
                     for group in optimizer.param_groups:

@@ -1,10 +1,14 @@
-"""The order in which MUNCH-Iter and MUNCH-Stack visit the auxiliary corpora (SPEC 1.2)."""
+"""The order in which MUNCH-Iter and MUNCH-Stack visit the auxiliary corpora (SPEC 1.2).
+
+``dev-sorted`` trains one SingleAux run per aux corpus to sort them by target dev F1;
+``similarity`` sorts them by ``rank_aux``'s corpus similarity instead, in seconds.
+"""
 
 import random
 from collections import Counter
 from typing import Optional, Sequence, Union
 
-ORDERS = ("random-alternating", "dev-sorted", "given")
+ORDERS = ("random-alternating", "dev-sorted", "similarity", "given")
 AuxOrder = Union[str, Sequence[str]]
 
 
@@ -69,6 +73,9 @@ def resolve_order(order: AuxOrder, ctx) -> list[str]:
     if order == "dev-sorted":
         f1 = {name: ctx.single_aux_dev_f1(name) for name in ctx.aux}
         return sorted(ctx.aux, key=lambda name: (f1[name], name))  # most helpful last
+    if order == "similarity":  # dev-sorted's order without training: corpus similarity instead of SingleAux dev F1
+        score = ctx.aux_similarity()
+        return sorted(ctx.aux, key=lambda name: (score[name], name))  # most similar last
     if order == "given":
         return list(ctx.aux)
     raise ValueError(f"unknown aux order {order!r}; choose one of {', '.join(ORDERS)} or a list of corpus names")

@@ -7,7 +7,7 @@ target converges, with a fresh optimizer and the initial learning rate.
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Optional, Protocol, Union
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Stage:
-    """The steps of one epoch, repeated until the target converges."""
+    """The steps of one epoch, repeated until the target (or ``converge_on``) converges."""
 
     name: str
     epoch: tuple[Step, ...]
+    converge_on: Optional[str] = None  # the corpus whose training loss anneals and stops the stage; None: target
 
 
 class PlanContext(Protocol):
@@ -52,6 +53,9 @@ class PlanContext(Protocol):
 
     def run(self, schedule: "Schedule", aux: list[str]):
         """The result of another schedule's run (trained once, then reused)."""
+
+    def aux_similarity(self) -> dict[str, float]:
+        """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
 
 
 def alternate(source: tuple[str, ...], target: str, iterations: int) -> tuple[Step, ...]:
