@@ -91,6 +91,7 @@ def embeddings_for(kind: str, args):
 def one_epoch_config(config: str, args) -> dict:
     """SingleTask on the target: epoch seconds (after epoch 1) for one trainer configuration."""
     target = load_corpus(args.target, train_size=args.train_size, seed=1)
+    target._dev = target._test = None  # training only, as the stock run below: no evaluation in the timing or RSS
     embeddings = embeddings_for(args.embeddings, args)
     flair.set_seed(1)
     if config == "stock-flair-cpu":

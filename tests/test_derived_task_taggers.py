@@ -188,3 +188,14 @@ def test_unknown_encoder_offline_names_the_default(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EmbeddingsUnavailableError, match="'default'"):
         load_encoder("no-such-org/no-such-bert")
+
+
+def test_multi_head_tagger_load_returns_the_saved_class(encoder, corpus, tmp_path):
+    from flair_munch.models import MultiHeadTagger
+
+    model = make(ECTTLNERTagger, encoder, corpus, tasks=["tie"])
+    model.save(tmp_path / "model.pt")
+    loaded = MultiHeadTagger.load(tmp_path / "model.pt")
+    assert type(loaded) is ECTTLNERTagger and loaded.tasks == ["tie"]
+    with pytest.raises(TypeError, match="holds a ECTTLNERTagger, not a MTBioBERTTagger"):
+        MTBioBERTTagger.load(tmp_path / "model.pt")

@@ -413,13 +413,27 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
     @classmethod
     def load(cls, model_path) -> "MultiHeadTagger":
+        """Loads a saved tagger as the class it was saved from (``MultiHeadTagger.load`` reads them all)."""
         from typing import cast
 
-        return cast("MultiHeadTagger", super().load(model_path=model_path))
+        from flair.file_utils import load_torch_state
+
+        state = model_path if isinstance(model_path, dict) else load_torch_state(str(model_path))
+        saved = state.get("__cls__")
+        if saved and saved != cls.__name__:
+            classes = {c.__name__: c for c in _subclasses(MultiHeadTagger)}
+            if saved not in classes or not issubclass(classes[saved], cls):
+                raise TypeError(f"{model_path} holds a {saved}, not a {cls.__name__}")
+            return classes[saved].load(state)
+        return cast("MultiHeadTagger", super().load(model_path=state))
 
     def __str__(self) -> str:
         heads = ", ".join(f"{name} ({len(head.entity_labels)} types)" for name, head in self.heads.items())
         return f"MultiHeadTagger(heads: {heads}; shared: {self.embeddings.name} -> BiLSTM {self.hidden_size})"
+
+
+def _subclasses(cls) -> list:
+    return [cls] + [sub for direct in cls.__subclasses__() for sub in _subclasses(direct)]
 
 
 def token_matrix(sentence: Sentence, names: list[str]) -> torch.Tensor:

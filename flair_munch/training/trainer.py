@@ -25,6 +25,7 @@ from flair.trainers.plugins.base import Pluggable
 from flair.training_utils import store_embeddings
 
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
+from flair_munch.models.tagging_head import LOSS_WEIGHT
 from flair_munch.training.batch_stream import BatchStream
 from flair_munch.training.convergence import AnnealOnTrainLoss
 from flair_munch.training.result import TrainingResult
@@ -167,6 +168,8 @@ def _fingerprint(corpus) -> dict:
         for sentence in sentences:
             digest.update(" ".join(t.text for t in sentence).encode("utf-8"))
             digest.update(repr([(s.unlabeled_identifier, s.tag) for s in sentence.get_spans("ner")]).encode("utf-8"))
+            if sentence.has_metadata(LOSS_WEIGHT):  # weighted sentences train differently: another run
+                digest.update(repr(sentence.get_metadata(LOSS_WEIGHT)).encode("utf-8"))
     return {"sizes": sizes, "sha1": digest.hexdigest()[:16]}
 
 
