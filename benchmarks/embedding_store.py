@@ -4,6 +4,7 @@
     FLAIR_MUNCH_DATA=... python benchmarks/embedding_store.py epoch     # 1. epoch time and peak RSS
     FLAIR_MUNCH_DATA=... python benchmarks/embedding_store.py study     # 2. a whole study, paper-sized LMs
     FLAIR_MUNCH_DATA=... python benchmarks/embedding_store.py memory    # 3. peak RSS of MultiTask, all corpora
+    FLAIR_MUNCH_DATA=... python benchmarks/embedding_store.py bucketing # test F1 with/without length bucketing
 
 Each configuration runs in its own process (``--one``), so peak RSS is that configuration's own and
 repetitions alternate between configurations; ratios are from one invocation. Tables are printed
@@ -275,6 +276,45 @@ def memory_benchmark(args) -> None:
     publish("\n".join(lines), RESULTS / f"embedding_store_memory_{args.embeddings}.md")
 
 
+def bucketing_benchmark(args) -> None:
+    """Test F1 with and without length bucketing, several seeds: does bucketing change results beyond seeds?"""
+    target = load_corpus(args.target, train_size=args.train_size, seed=1)
+    embeddings = embeddings_for(args.embeddings, args)
+    store = EmbeddingStore(embeddings, root=Path(args.work) / "store")
+    store.ensure([s for split in (target.train, target.dev, target.test) for s in split], progress=False)
+    scores = {False: [], True: []}
+    seconds = {False: [], True: []}
+    for seed in args.seeds:
+        for bucketing in (False, True):
+            flair.set_seed(seed)
+            trainer = AuxiliaryTrainer(MultiHeadTagger.from_corpora(embeddings, [target]), [target],
+                                       embedding_store=store)
+            with tempfile.TemporaryDirectory() as tmp:
+                result = trainer.train(target.name, base_path=Path(tmp) / "run", max_epochs=args.epochs, seed=seed,
+                                       mini_batch_size=args.batch_size, evaluate_dev=False, progress=False,
+                                       length_bucketing=bucketing, save_model=False)
+            scores[bucketing].append(100 * result.test["f1"])
+            seconds[bucketing].append(statistics.median(row["seconds"] for row in result.history))
+            print(f"seed {seed} bucketing {bucketing}: test F1 {scores[bucketing][-1]:.2f}", flush=True)
+    from flair_munch.evaluation.statistics import paired_difference
+
+    diff = paired_difference(scores[True], scores[False])
+    lines = [
+        f"# Length bucketing: same results beyond seeds? ({args.embeddings} embeddings)", "",
+        f"Machine: {machine()}. SingleTask on {args.target} cut to {len(target.train)} training sentences (full "
+        f"test), SGD lr 0.1, batch {args.batch_size}, {args.epochs} epochs, annealing as SPEC 1.3, embeddings from "
+        f"the store, seeds {args.seeds}; the only difference is `length_bucketing`.", "",
+        "| length_bucketing | test F1 per seed | mean ± sd | epoch s (median) |", "|---|---|---|---|",
+    ]
+    for bucketing in (False, True):
+        values = scores[bucketing]
+        lines.append(f"| {bucketing} | {', '.join(f'{v:.2f}' for v in values)} | {statistics.mean(values):.2f} ± "
+                     f"{statistics.stdev(values):.2f} | {statistics.median(seconds[bucketing]):.2f} |")
+    lines += ["", f"Paired difference (bucketing - plain): {diff['mean']:+.2f} ± {diff['sd']:.2f} F1 points, "
+              f"t-test p = {diff['t_p']:.3g}."]
+    publish("\n".join(lines), RESULTS / f"length_bucketing_{args.embeddings}.md")
+
+
 def profile_benchmark(args) -> None:
     """cProfile of SingleTask epochs 2+ with storage 'cpu' and from the store: where the time goes."""
     target = load_corpus(args.target, train_size=args.train_size, seed=1)
@@ -310,7 +350,7 @@ def profile_benchmark(args) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", choices=["epoch", "study", "memory", "profile"])
+    parser.add_argument("benchmark", choices=["epoch", "study", "memory", "profile", "bucketing"])
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--embeddings", choices=["small", "paper"], default="small")
     parser.add_argument("--target", default="ncbi-disease")
@@ -333,7 +373,7 @@ def main():
         print(json.dumps(function(args.one, args)))
         return
     {"epoch": epoch_benchmark, "study": study_benchmark, "memory": memory_benchmark,
-     "profile": profile_benchmark}[args.benchmark](args)
+     "profile": profile_benchmark, "bucketing": bucketing_benchmark}[args.benchmark](args)
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
         Batches with a sentence the store lacks are embedded as usual. ``None`` switches it off.
         """
-        if store is not None:
+        if store is not None and store.embeddings is not self.embeddings:  # the same object needs no hashing
             from flair_munch.embeddings.store import embeddings_fingerprint
 
             if store.fingerprint != embeddings_fingerprint(self.embeddings):
