@@ -236,7 +236,7 @@ def test_bad_model_variant_and_size_keys(tmp_path, old, new, key, expected):
 
 
 @pytest.mark.parametrize("name", ["quickstart", "munchables", "munchables-lowres", "ecttlner-ablation",
-                                  "ecttlner-ablation-cpu", "mt-biobert"])
+                                  "ecttlner-ablation-cpu", "mt-biobert", "crossner"])
 def test_shipped_recipes_are_valid(name):
     from pathlib import Path
 
