@@ -30,9 +30,6 @@ from pathlib import Path
 import torch
 
 import flair
-from flair.data import Corpus
-from flair.models import SequenceTagger
-from flair.trainers import ModelTrainer
 
 from flair_munch import (
     AuxiliaryTrainer, MultiHeadTagger, MultiTask, MunchConc, MunchIter, MunchStack, SingleAuxBest, SingleTask,
@@ -40,7 +37,7 @@ from flair_munch import (
 )
 from flair_munch.embeddings.store import EmbeddingStore
 
-from measure import EpochTimer, publish  # noqa: E402
+from measure import publish, train_stock_flair  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL = ["ncbi-disease", "bc5cdr-disease", "bc5cdr-chem", "bc2gm", "jnlpba", "linnaeus", "s800"]
@@ -96,14 +93,7 @@ def one_epoch_config(config: str, args) -> dict:
     embeddings = embeddings_for(args.embeddings, args)
     flair.set_seed(1)
     if config == "stock-flair-cpu":
-        tagger = SequenceTagger(embeddings, target.make_label_dictionary("ner"), "ner")
-        timer = EpochTimer()
-        train_only = Corpus(train=target.train, dev=None, test=None, sample_missing_splits=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            ModelTrainer(tagger, train_only).train(
-                tmp, max_epochs=args.epochs, mini_batch_size=args.batch_size, embeddings_storage_mode="cpu",
-                plugins=[timer], save_final_model=False, create_file_logs=False, create_loss_file=False)
-        seconds = timer.seconds
+        seconds = train_stock_flair(target, embeddings, args.epochs, args.batch_size).seconds
     else:
         store = None
         if config.startswith("store"):

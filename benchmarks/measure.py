@@ -1,5 +1,6 @@
 """What the benchmark scripts share: timing Flair's trainer, resetting stored embeddings, publishing tables."""
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,3 +43,22 @@ def publish(table: str, path: Path) -> None:
     print("\n" + table)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(table + "\n")
+
+
+def train_stock_flair(target, embeddings, epochs: int, batch_size: int) -> EpochTimer:
+    """Stock Flair on ``target``'s train split: ModelTrainer + SequenceTagger, storage 'cpu', no evaluation."""
+    import flair
+    from flair.data import Corpus
+    from flair.models import SequenceTagger
+    from flair.trainers import ModelTrainer
+
+    flair.set_seed(1)
+    tagger = SequenceTagger(embeddings, target.make_label_dictionary("ner"), "ner")
+    timer = EpochTimer()
+    train_only = Corpus(train=target.train, dev=None, test=None, sample_missing_splits=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        ModelTrainer(tagger, train_only).train(
+            tmp, max_epochs=epochs, mini_batch_size=batch_size, embeddings_storage_mode="cpu",
+            plugins=[timer], save_final_model=False, create_file_logs=False, create_loss_file=False,
+        )
+    return timer

@@ -18,30 +18,19 @@ from pathlib import Path
 import torch
 
 import flair
-from flair.data import Corpus
-from flair.models import SequenceTagger
-from flair.trainers import ModelTrainer
 
 from flair_munch import (
     AuxiliaryTrainer, MultiHeadTagger, MultiTask, MunchConc, MunchIter, MunchStack, SingleAux, SingleTask,
     load_corpus, load_embeddings,
 )
 
-from measure import EpochTimer, clear_embeddings, publish  # noqa: E402
+from measure import clear_embeddings, publish, train_stock_flair  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "schedule_step_rate.md"
 
 
 def stock_flair(target, embeddings, args):
-    flair.set_seed(1)
-    tagger = SequenceTagger(embeddings, target.make_label_dictionary("ner"), "ner")
-    timer = EpochTimer()
-    train_only = Corpus(train=target.train, dev=None, test=None, sample_missing_splits=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        ModelTrainer(tagger, train_only).train(
-            tmp, max_epochs=args.epochs, mini_batch_size=args.batch_size, embeddings_storage_mode="cpu",
-            plugins=[timer], save_final_model=False, create_file_logs=False, create_loss_file=False,
-        )
+    timer = train_stock_flair(target, embeddings, args.epochs, args.batch_size)
     later = timer.epochs[1:] or timer.epochs
     return statistics.median(batches / seconds for seconds, batches in later), len(target.train)
 
