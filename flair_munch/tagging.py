@@ -25,18 +25,10 @@ def tag_file(model, path: Union[str, Path], head: str, mini_batch_size: int = 32
 
     Raw text is tokenized with Flair's default tokenizer (segtok), one sentence per line.
     """
-    path = Path(path)
     if head not in model.heads:
         raise KeyError(f"unknown head {head!r}; the model's heads are {model.head_names}")
-    if _is_conll(path):
-        tagged = read_conll(path, max_length=None).sentences
-        sentences = [Sentence([token for token, _ in rows]) for rows in tagged]
-        gold = [[tag for _, tag in rows] for rows in tagged]
-    else:
-        splitter = NoSentenceSplitter(tokenizer=SegtokTokenizer())
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        sentences = [splitter.split(line)[0] for line in lines]
-        gold = None
+    sentences = read_sentences(path, model.tag_type)
+    gold = [span_tags(s, model.tag_type, "BIO") for s in sentences] if _is_conll(Path(path)) else None
     model.predict(sentences, head=head, mini_batch_size=mini_batch_size)
     rows = []
     for i, sentence in enumerate(sentences):

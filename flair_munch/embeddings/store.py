@@ -191,11 +191,13 @@ class EmbeddingStore:
         start = time.time()
         sentences = [s for s in sentences if len(s) > 0]
         missing: dict[bytes, Sentence] = {}
+        hits = 0
         for sentence in sentences:
             key = sentence_key(sentence)
-            if key not in self._rows and key not in missing:
+            if key in self._rows:
+                hits += 1
+            elif key not in missing:
                 missing[key] = sentence
-        hits = sum(sentence_key(s) in self._rows for s in sentences)
         if not missing:
             return BuildReport(len(sentences), hits, 0, 0, 0, time.time() - start)
         tokens = sum(len(s) for s in missing.values())

@@ -131,15 +131,10 @@ def cache_embeddings(recipe, progress: bool = True):
         raise ValueError("the recipe turns the embedding store off (`embedding_store: off`); remove that key or "
                          "set `embedding_store: auto` (or a folder) to build it")
     store = open_store(recipe, load_embeddings(recipe.embeddings))
-    sentences = {}
-    for target in recipe.targets:
-        for size in recipe.target_train_sizes:
-            for corpus in recipe.load_corpora(target, recipe.aux[target], size):
-                for split in ("train", "dev", "test"):
-                    for sentence in getattr(corpus, split) or []:
-                        sentences.setdefault(" ".join(t.text for t in sentence), sentence)
-    report = store.ensure(list(sentences.values()), progress=progress) if store is not None \
-        else BuildReport(0, 0, 0, 0, 0, 0.0)
+    sentences = [sentence for target in recipe.targets for size in recipe.target_train_sizes
+                 for corpus in recipe.load_corpora(target, recipe.aux[target], size)
+                 for split in ("train", "dev", "test") for sentence in getattr(corpus, split) or []]
+    report = store.ensure(sentences, progress=progress) if store is not None else BuildReport(0, 0, 0, 0, 0, 0.0)
     return store, report
 
 
