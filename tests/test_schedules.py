@@ -231,6 +231,28 @@ def test_convergence_halves_after_patience_bad_epochs_and_stops_below_min_lr():
     assert capped.converged and capped.reason == "max_epochs 3 reached"
 
 
+def test_checkpoint_every_skips_epoch_checkpoints_but_not_the_run_id(tiny, tmp_path):
+    """With checkpoint_every set, no checkpoint is written mid-stage; the run id and results do not change."""
+    trainer = make_trainer(tiny, tmp_path)
+    common = dict(schedule=SingleTask(), max_epochs=3, mini_batch_size=16, progress=False)
+    every_epoch = trainer.train(T, base_path=tmp_path / "every", **common)
+
+    written = []
+
+    class Watch(TrainerPlugin):
+        @TrainerPlugin.hook
+        def after_training_epoch(self, epoch, **kw):
+            written.append((tmp_path / "rare" / "checkpoint.pt").is_file())
+
+    plugin = Watch()
+    plugin.attach_to(trainer)
+    rare = trainer.train(T, base_path=tmp_path / "rare", checkpoint_every=3600, **common)
+    plugin.detach()
+    assert written == [False, False, True]  # only the stage's end is saved within the hour
+    assert rare.run_id == every_epoch.run_id
+    assert [r["target_loss"] for r in rare.history] == [r["target_loss"] for r in every_epoch.history]
+
+
 def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path):
     trainer = make_trainer(tiny, tmp_path)
     common = dict(schedule=SingleAux(CHEM), aux=[CHEM], max_epochs=3, mini_batch_size=16, progress=False)

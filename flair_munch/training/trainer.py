@@ -6,7 +6,6 @@ target dev evaluation, atomic epoch checkpoints and the run's output files. Trai
 (Flair's ``TrainerPlugin``) can hook into its events.
 """
 
-import copy
 import hashlib
 import json
 import logging
@@ -36,6 +35,7 @@ log = logging.getLogger("flair_munch")
 
 FINAL_MODELS = ("last", "best-dev")
 LR_SCHEDULES = ("anneal", "linear-warmup")
+NOT_IN_RUN_ID = ("progress", "eval_batch_size", "checkpoint_every")  # settings that cannot change a run's numbers
 FINE_TUNING = {"optimizer": "AdamW", "learning_rate": 5e-5, "lr_schedule": "linear-warmup", "warmup_fraction": 0.1,
                "mini_batch_size": 16, "max_epochs": 20, "max_grad_norm": 1.0, "embeddings_storage_mode": "none"}
 """``train`` settings of the derived-task papers (SPEC 2.3): ``trainer.train(target, **FINE_TUNING)``."""
@@ -67,7 +67,10 @@ class AuxiliaryTrainer(Pluggable):
         if missing:
             raise ValueError(f"the model has no head for corpora {missing}; its heads are {model.head_names}")
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self.initial_state = copy.deepcopy(model.state_dict())
+        # frozen embeddings never change, so the state every run starts from leaves them out (pubmed LMs: 144 MB)
+        frozen = "embeddings." if model.static_embeddings else None
+        self.initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()
+                              if not (frozen and k.startswith(frozen))}
         self.embedding_store = embedding_store if model.static_embeddings else None
         self._store_ready = False
 
@@ -97,6 +100,7 @@ class AuxiliaryTrainer(Pluggable):
         eval_batch_size: int = 64,
         length_bucketing: bool = True,
         save_model: bool = True,
+        checkpoint_every: float = 0.0,
         seed: int = 1,
         progress: bool = True,
     ) -> TrainingResult:
@@ -118,6 +122,9 @@ class AuxiliaryTrainer(Pluggable):
             final_model: "last" (end of training, the paper's choice) or "best-dev".
             save_model: write ``final-model.pt`` (off for large studies of fine-tuned encoders: ~90 MB to
                 ~440 MB a run; predictions and metrics are written either way).
+            checkpoint_every: seconds of training between checkpoints; 0 writes one after every epoch. A larger
+                value saves disk time for runs of many short epochs; an interrupted run then loses at most that
+                much work. Results do not depend on it (it is not part of the run id).
         """
         settings = {k: v for k, v in locals().items() if k not in ("self", "target", "aux", "schedule", "base_path")}
         if target not in self.corpora:
@@ -182,7 +189,7 @@ def _run_id(trainer: AuxiliaryTrainer, target: str, aux: list[str], schedule: Sc
         "target": target,
         "aux": aux,
         "schedule": schedule.settings(),
-        "settings": {k: v for k, v in settings.items() if k not in ("progress", "eval_batch_size")},
+        "settings": {k: v for k, v in settings.items() if k not in NOT_IN_RUN_ID},
         "corpora": {name: trainer._fingerprints[name] for name in [target, *aux]},
         "model": {"class": type(model).__name__, "embeddings": model.embeddings.get_names(),
                   "heads": model.head_names, "config": model.config()},
@@ -249,7 +256,7 @@ class _Run:
 
     def _train(self, stages: list[Stage]) -> TrainingResult:
         start = time.time()
-        self.model.load_state_dict(self.trainer.initial_state)
+        self._load_weights(self.trainer.initial_state)
         flair.set_seed(self.seed)
         streams = {}
         for stage in stages:
@@ -273,6 +280,7 @@ class _Run:
             state = {k: checkpoint[k] for k in state}
             state["updates"] = Counter(state["updates"])
         self.trainer.dispatch("after_setup", run=self, stages=stages)
+        last_checkpoint = time.time()
 
         for index in range(state["stage"], len(stages)):
             stage = stages[index]
@@ -314,14 +322,17 @@ class _Run:
                 if convergence.converged:
                     state["stop_reasons"].append(f"{stage.name}: {convergence.reason}")
                     state["stage"] = index + 1
-                self.directory.save_checkpoint({
-                    **state, "updates": dict(state["updates"]), "model": self._weights(),
-                    "convergence": None if convergence.converged else convergence.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "streams": {key: s.state_dict() for key, s in streams.items()},
-                    "rng": {"torch": torch.get_rng_state(), "random": random.getstate(), "numpy": np.random.get_state()},
-                })
+                if convergence.converged or time.time() - last_checkpoint >= self.settings["checkpoint_every"]:
+                    last_checkpoint = time.time()
+                    self.directory.save_checkpoint({
+                        **state, "updates": dict(state["updates"]), "model": self._weights(),
+                        "convergence": None if convergence.converged else convergence.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "streams": {key: s.state_dict() for key, s in streams.items()},
+                        "rng": {"torch": torch.get_rng_state(), "random": random.getstate(),
+                                "numpy": np.random.get_state()},
+                    })
                 self.trainer.dispatch("after_training_epoch", epoch=convergence.epochs, stage=stage.name, row=row)
             checkpoint = None
         return self._finish(stages, state, start)
