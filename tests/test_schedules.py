@@ -14,6 +14,7 @@ from flair.trainers.plugins import TrainerPlugin
 
 from flair_munch.corpora import load_corpus
 from flair_munch.models import MultiHeadTagger
+from flair_munch.models.tagging_head import LOSS_WEIGHT
 from flair_munch.training import (
     AnnealOnTrainLoss,
     AuxiliaryTrainer,
@@ -251,6 +252,36 @@ def test_checkpoint_every_skips_epoch_checkpoints_but_not_the_run_id(tiny, tmp_p
     assert written == [False, False, True]  # only the stage's end is saved within the hour
     assert rare.run_id == every_epoch.run_id
     assert [r["target_loss"] for r in rare.history] == [r["target_loss"] for r in every_epoch.history]
+
+
+def test_aux_sentence_weighting_weights_aux_sentences_for_the_run_only(tiny, tmp_path):
+    """SPEC 4's sentence weights as a training option: on the aux sentences during the run, gone after it."""
+    target, chem = tiny[0], tiny[1]
+    seen = []
+
+    class Watch(TrainerPlugin):
+        @TrainerPlugin.hook
+        def after_training_epoch(self, **kw):
+            seen.append(([s.get_metadata(LOSS_WEIGHT) if s.has_metadata(LOSS_WEIGHT) else None for s in chem.train],
+                         any(s.has_metadata(LOSS_WEIGHT) for s in target.train)))
+
+    trainer = make_trainer(tiny, tmp_path, [Watch()])
+    common = dict(schedule=SingleAux(CHEM), aux=[CHEM], max_epochs=2, mini_batch_size=16, progress=False)
+    plain = trainer.train(T, base_path=tmp_path / "plain", **common)
+    assert seen[-1] == ([None] * len(chem.train), False)
+    flat = trainer.train(T, base_path=tmp_path / "flat", aux_sentence_weighting=0.0, **common)
+    assert seen[-1] == ([1.0] * len(chem.train), False)  # d = 0: every aux sentence counts once
+    sharp = trainer.train(T, base_path=tmp_path / "sharp", aux_sentence_weighting=8.0, **common)
+    weights, target_weighted = seen[-1]
+    assert not target_weighted and sum(weights) / len(weights) == pytest.approx(1.0)
+    assert max(weights) - min(weights) > 0.1
+    assert not any(s.has_metadata(LOSS_WEIGHT) for s in chem.train)  # cleared after the run
+    assert len({plain.run_id, flat.run_id, sharp.run_id}) == 3
+    plain_losses = [r["losses"][CHEM] for r in plain.history]
+    assert [r["losses"][CHEM] for r in flat.history] == pytest.approx(plain_losses, rel=1e-5)
+    assert [r["losses"][CHEM] for r in sharp.history] != pytest.approx(plain_losses, rel=1e-3)
+    with pytest.raises(ValueError, match="aux_sentence_weighting"):
+        trainer.train(T, base_path=tmp_path / "bad", aux_sentence_weighting=-1.0, **common)
 
 
 def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path):

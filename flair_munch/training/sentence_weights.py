@@ -18,13 +18,21 @@ from flair.embeddings import TokenEmbeddings
 from flair_munch.models.tagging_head import LOSS_WEIGHT
 
 
-def sentence_vectors(sentences: list[Sentence], embeddings: TokenEmbeddings, batch_size: int = 64) -> torch.Tensor:
+def sentence_vectors(sentences: list[Sentence], embeddings: TokenEmbeddings, batch_size: int = 64,
+                     store=None) -> torch.Tensor:
     """``[len(sentences), dim]`` float64 mean token vectors (zero rows for empty sentences).
 
-    Embeds copies of the sentences, so no vectors are left on them.
+    Reads the vectors from ``store`` (an ``EmbeddingStore`` of these embeddings) where it holds the
+    sentence; embeds copies of the others, so no vectors are left on them.
     """
     vectors = torch.zeros(len(sentences), embeddings.embedding_length, dtype=torch.float64)
-    positions = [i for i, sentence in enumerate(sentences) if len(sentence)]
+    positions = []
+    for i, sentence in enumerate(sentences):
+        stored = store.vectors(sentence) if store is not None and len(sentence) else None
+        if stored is not None:
+            vectors[i] = torch.from_numpy(stored.astype("float64", copy=False)).mean(0)
+        elif len(sentence):
+            positions.append(i)
     with torch.no_grad():
         for start in range(0, len(positions), batch_size):
             chunk = positions[start : start + batch_size]
@@ -42,6 +50,7 @@ def similarity_weights(
     d: float = 1.0,
     attach: bool = True,
     target_vector: Optional[torch.Tensor] = None,
+    store=None,
 ) -> list[float]:
     """Weights ``max(cos(v_x, v_target), 0) ** d / C`` of the auxiliary sentences, mean 1, attached to them.
 
@@ -52,6 +61,7 @@ def similarity_weights(
         d: sharpness: 0 weights every sentence 1, larger values favour the most target-like sentences.
         attach: store each weight on its sentence (``LOSS_WEIGHT`` metadata) for the heads' losses.
         target_vector: ``v_target`` computed before (then ``target_sentences`` is not embedded).
+        store: an ``EmbeddingStore`` of ``embeddings`` to read sentence vectors from instead of embedding.
 
     Returns:
         One weight per auxiliary sentence, in their order; empty sentences get 0 and do not count in ``C``.
@@ -66,9 +76,9 @@ def similarity_weights(
         target = [s for s in target_sentences if len(s)]
         if not target:
             raise ValueError("the target has no non-empty sentence to compute its mean vector from")
-        target_vector = sentence_vectors(target, embeddings).mean(0)
+        target_vector = sentence_vectors(target, embeddings, store=store).mean(0)
     target_vector = target_vector.to(torch.float64)
-    vectors = sentence_vectors(aux_sentences, embeddings)
+    vectors = sentence_vectors(aux_sentences, embeddings, store=store)
     norms = vectors.norm(dim=1) * target_vector.norm()
     cosines = torch.where(norms > 0, (vectors @ target_vector) / norms.clamp_min(1e-300), torch.zeros_like(norms))
     filled = torch.tensor([len(s) > 0 for s in aux_sentences], dtype=torch.bool)

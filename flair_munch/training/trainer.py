@@ -30,6 +30,7 @@ from flair_munch.training.convergence import AnnealOnTrainLoss
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import RunDirectory
 from flair_munch.training.schedules import Schedule, SingleAux, SingleTask, Stage
+from flair_munch.training.sentence_weights import clear_weights, sentence_vectors, similarity_weights
 
 log = logging.getLogger("flair_munch")
 
@@ -101,6 +102,7 @@ class AuxiliaryTrainer(Pluggable):
         length_bucketing: bool = True,
         save_model: bool = True,
         checkpoint_every: float = 0.0,
+        aux_sentence_weighting: Optional[float] = None,
         seed: int = 1,
         progress: bool = True,
     ) -> TrainingResult:
@@ -125,6 +127,9 @@ class AuxiliaryTrainer(Pluggable):
             checkpoint_every: seconds of training between checkpoints; 0 writes one after every epoch. A larger
                 value saves disk time for runs of many short epochs; an interrupted run then loses at most that
                 much work. Results do not depend on it (it is not part of the run id).
+            aux_sentence_weighting: ``d`` of SPEC 4's sentence weights: every auxiliary training sentence's loss
+                is multiplied by ``max(cos(v_x, v_target), 0) ** d / C`` (mean 1; ``similarity_weights``) for this
+                run. ``None`` (default): every sentence counts once. Works with every schedule.
         """
         settings = {k: v for k, v in locals().items() if k not in ("self", "target", "aux", "schedule", "base_path")}
         if target not in self.corpora:
@@ -141,6 +146,8 @@ class AuxiliaryTrainer(Pluggable):
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {lr_schedule!r}")
         if lr_schedule == "linear-warmup" and not max_epochs:
             raise ValueError("lr_schedule 'linear-warmup' needs max_epochs: it decays to 0 at the last epoch")
+        if aux_sentence_weighting is not None and aux_sentence_weighting < 0:
+            raise ValueError(f"aux_sentence_weighting (the exponent d) must be >= 0 or None, got {aux_sentence_weighting}")
         if not 0.0 <= warmup_fraction < 1.0:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
         self._prepare_store(progress)
@@ -255,8 +262,33 @@ class _Run:
         return self._train(plan)
 
     def _train(self, stages: list[Stage]) -> TrainingResult:
-        start = time.time()
         self._load_weights(self.trainer.initial_state)
+        weighted = self._weight_aux_sentences()
+        try:
+            return self._train_stages(stages)
+        finally:
+            clear_weights(weighted)
+
+    def _weight_aux_sentences(self) -> list:
+        """SPEC 4's per-sentence loss weights on the auxiliary train sentences, for this run only."""
+        d = self.settings["aux_sentence_weighting"]
+        if d is None:
+            return []
+        weighted, store = [], self.model.embedding_store
+        self.model.eval()  # vectors without dropout (a fine-tuned encoder's own state at the run's start)
+        target_vector = sentence_vectors([s for s in self.target_train if len(s)], self.model.embeddings,
+                                         store=store).mean(0)
+        for name in self.aux:
+            sentences = list(self.trainer.corpora[name].train)
+            weights = similarity_weights(sentences, [], self.model.embeddings, d=d, target_vector=target_vector,
+                                         store=store)
+            log.info("%s: similarity weights of %s's sentences (d=%g): min %.3f, max %.3f", self.target, name, d,
+                     min(weights), max(weights))
+            weighted += sentences
+        return weighted
+
+    def _train_stages(self, stages: list[Stage]) -> TrainingResult:
+        start = time.time()
         flair.set_seed(self.seed)
         streams = {}
         for stage in stages:
