@@ -186,3 +186,41 @@ def test_derived_task_ablation_runs_from_a_recipe_and_reports_against_its_baseli
     assert main(["report", str(tmp_path / "ablation")]) == 0
     significance = (tmp_path / "ablation" / "report" / "significance.md").read_text()
     assert "| single-task +all | ncbi-disease | single-task baseline | 1 |" in significance
+
+
+FUSION = """\
+name: tiny-fusion
+output_dir: {out}
+samples: true
+device: cpu
+embeddings: default
+model: {{type: attention-fusion, hidden_size: 16, attention_heads: 2}}
+corpora:
+  ncbi-disease: {{train_size: 24}}
+  s800: {{train_size: 24}}
+targets: [ncbi-disease]
+aux: {{ncbi-disease: [s800]}}
+schedules: [{{single-aux: {{aux: s800}}}}]
+grid:
+  mini_batch_size: [8]
+training:
+  max_epochs: 2
+  aux_sentence_weighting: 2.0
+seeds: [1]
+"""
+
+
+@pytest.mark.integration
+def test_attention_fusion_with_sentence_weights_runs_from_a_recipe(tmp_path):
+    from flair_munch.models import AttentionFusionTagger, MultiHeadTagger
+
+    path = tmp_path / "fusion.yaml"
+    path.write_text(FUSION.format(out=tmp_path / "fusion"))
+    run_study(load_recipe(path), progress=False)
+    records = [json.loads(line) for line in (tmp_path / "fusion" / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 1 and records[0]["epochs"] == 2
+    metrics = json.loads((Path(records[0]["run_dir"]) / "metrics.json").read_text())
+    assert metrics["settings"]["aux_sentence_weighting"] == 2.0
+    model = MultiHeadTagger.load(Path(records[0]["run_dir"]) / "final-model.pt")
+    assert isinstance(model, AttentionFusionTagger)
+    assert model.target == "ncbi-disease" and model.aux_names == ["s800"] and model.attention_heads == 2

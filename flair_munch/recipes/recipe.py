@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.named_corpus import load_corpus
+from flair_munch.models.attention_fusion_tagger import AttentionFusionTagger
 from flair_munch.models.derived_task_tagger import ECTTLNERTagger, MTBioBERTTagger
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
 from flair_munch.training.schedules import SCHEDULES, Schedule
@@ -34,9 +35,13 @@ def _params(func, exclude: Sequence[str]) -> dict[str, tuple[Any, Any]]:
             if name not in ("self", *exclude) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
-MODEL_TYPES = {"multi-head": MultiHeadTagger, "ecttlner": ECTTLNERTagger, "mt-biobert": MTBioBERTTagger}
-"""``model.type`` -> class. The derived-task taggers fine-tune a transformer named by ``embeddings``."""
-_MODEL_EXCLUDE = ("embeddings", "tag_dictionaries", "tag_type", "entity_types", "init_from_state_dict")
+MODEL_TYPES = {"multi-head": MultiHeadTagger, "attention-fusion": AttentionFusionTagger, "ecttlner": ECTTLNERTagger,
+               "mt-biobert": MTBioBERTTagger}
+"""``model.type`` -> class. Multi-head and attention-fusion models read the frozen ``embeddings`` (and the
+embedding store); the derived-task taggers fine-tune a transformer named by ``embeddings``."""
+FROZEN_MODEL_TYPES = ("multi-head", "attention-fusion")
+# the attention-fusion target is each run's target (the first corpus), so a recipe does not set it
+_MODEL_EXCLUDE = ("embeddings", "tag_dictionaries", "tag_type", "entity_types", "init_from_state_dict", "target")
 MODEL_KEYS_BY_TYPE = {name: _params(cls.__init__, _MODEL_EXCLUDE) for name, cls in MODEL_TYPES.items()}
 MODEL_KEYS = MODEL_KEYS_BY_TYPE["multi-head"]
 # Keys the recipe sets elsewhere: where to put them instead.

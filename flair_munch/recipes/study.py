@@ -125,7 +125,9 @@ def cache_embeddings(recipe, progress: bool = True):
     from flair_munch.embeddings import load_embeddings
     from flair_munch.embeddings.store import BuildReport
 
-    if recipe.model.get("type", "multi-head") != "multi-head":
+    from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES
+
+    if recipe.model.get("type", "multi-head") not in FROZEN_MODEL_TYPES:
         raise ValueError(f"model type {recipe.model['type']!r} fine-tunes its encoder: there is nothing to cache")
     if recipe.embedding_store == "off":
         raise ValueError("the recipe turns the embedding store off (`embedding_store: off`); remove that key or "
@@ -145,11 +147,11 @@ def build_model(recipe, model_settings: dict, corpora: list, embeddings_cache: d
     so every model starts from the pretrained weights.
     """
     from flair_munch.embeddings import load_embeddings, load_encoder
-    from flair_munch.recipes.recipe import MODEL_TYPES
+    from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES, MODEL_TYPES
 
     settings = dict(model_settings)
     kind = settings.pop("type", "multi-head")
-    if kind == "multi-head":
+    if kind in FROZEN_MODEL_TYPES:
         if "frozen" not in embeddings_cache:
             embeddings_cache["frozen"] = load_embeddings(recipe.embeddings)
             embeddings_cache["store"] = open_store(recipe, embeddings_cache["frozen"])
