@@ -271,6 +271,10 @@ def study_benchmark(args) -> None:
         f"over {len(stock['runs'])} runs and the target's training loss by at most {loss_same:.2e} over all "
         f"{epochs} epochs. Bucketing changes the batches, so its numbers differ within seed noise (see "
         "length_bucketing_small.md).", "",
+        "Why not more: the store removes every re-embedding, but a run still trains its epochs, and with 4196-d "
+        "inputs the BiLSTM-CRF step (reprojection, LSTM, CRF, forward and backward) is compute-bound on this CPU. "
+        "`embedding_store_costs_paper.md` measures both per sentence and predicts the speed-up by epochs per run: "
+        "about 3x at 3 epochs, 1.9x at 10 and 1.5x at 40.", "",
         "| run | test F1 stock way | test F1 store, unbucketed | test F1 store | final target loss stock / store, "
         "unbucketed |", "|---|---|---|---|---|",
     ]
