@@ -16,6 +16,7 @@ from pathlib import Path
 import flair
 import torch
 
+from flair_munch.evaluation import read_results
 from flair_munch.evaluation.report import write_report
 from flair_munch.recipes import load_recipe
 from flair_munch.recipes.study import run_study
@@ -39,8 +40,7 @@ def main():
     recipe = load_recipe(ROOT / "recipes" / "crossner.yaml", overrides)
     status = run_study(recipe, progress=False)
     paths = write_report(args.out)
-    records = [json.loads(line) for line in (Path(args.out) / "results.jsonl").read_text().splitlines()]
-    minutes = sum(r.get("seconds") or 0 for r in records) / 60
+    minutes = sum(r.get("seconds") or 0 for r in read_results(args.out)) / 60
     header = [
         "# CrossNER, CPU-sized (recipes/crossner.yaml)", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, flair {flair.__version__}. "
