@@ -132,14 +132,17 @@ def _run(args: argparse.Namespace) -> int:
             print(f"flair-munch: warning: the study cannot run yet:\n{error}", file=sys.stderr)
         return 0
     check_data(recipe)
-    status = run_study(recipe, progress=not args.no_progress)
+    status = run_study(recipe, progress=not args.no_progress, retry_failed=args.retry_failed)
     print(status.format())
     from flair_munch.evaluation import write_report
 
-    paths = write_report(status.output_dir)
-    print((Path(paths.table_md)).read_text(encoding="utf-8"))
-    print(f"report and plots: {Path(paths.table_md).parent}")
-    return 0
+    if status.done:
+        paths = write_report(status.output_dir)
+        print((Path(paths.table_md)).read_text(encoding="utf-8"))
+        print(f"report and plots: {Path(paths.table_md).parent}")
+    for failure in status.failed:
+        print(f"flair-munch: error: {failure}", file=sys.stderr)
+    return 2 if status.failed else 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -290,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a recipe key, e.g. --set training.max_epochs=3 (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="list every run and whether it is done; train nothing")
     run.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="train runs again that diverged earlier (failed.json); by default they are skipped")
     run.set_defaults(run=_run)
 
     report = commands.add_parser("report", help="tables (Markdown, CSV), significance and plots of a study")

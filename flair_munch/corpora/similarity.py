@@ -38,6 +38,8 @@ import torch
 from flair.data import Sentence
 from flair.embeddings import TokenEmbeddings
 
+from flair_munch.inference import evaluation_mode
+
 MEASURES = ("vocabulary", "entity_types", "entity_surface", "embedding")
 
 # Spellings of one type across corpora; gene and protein mentions are one class in the
@@ -130,7 +132,7 @@ def _mean_vector(corpus, embeddings: TokenEmbeddings, max_sentences: int, batch_
         keep = sorted(random.Random(0).sample(range(len(sentences)), max_sentences))
         sentences = [sentences[i] for i in keep]
     total, count = None, 0
-    with torch.no_grad():
+    with evaluation_mode(embeddings):
         for start in range(0, len(sentences), batch_size):
             batch = [Sentence([token.text for token in s]) for s in sentences[start : start + batch_size] if len(s)]
             if not batch:

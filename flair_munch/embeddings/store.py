@@ -37,6 +37,8 @@ from tqdm import tqdm
 from flair.data import Sentence
 from flair.embeddings import TokenEmbeddings
 
+from flair_munch.inference import evaluation_mode
+
 log = logging.getLogger("flair_munch")
 
 DTYPES = {"float32": np.float32, "float16": np.float16}
@@ -234,7 +236,7 @@ class EmbeddingStore:
         building = open(self.path / f"{name}.building", "w")  # held while this process builds the shard
         fcntl.flock(building, fcntl.LOCK_EX)
         bar = tqdm(total=len(items), desc="embedding store", unit="sent", disable=not progress)
-        with torch.no_grad():
+        with evaluation_mode(self.embeddings):
             for first in range(0, len(order), self.batch_size):
                 chunk = [items[i][1] for i in order[first : first + self.batch_size]]
                 self.embeddings.embed(chunk)

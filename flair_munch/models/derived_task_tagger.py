@@ -16,6 +16,7 @@ from flair.data import Dictionary, Sentence
 from flair.embeddings import TokenEmbeddings
 
 from flair_munch.corpora.spans import span_tags
+from flair_munch.inference import evaluation_mode
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
 from flair_munch.models.task_head import ClassificationHead
 from flair_munch.tasks import ECTTLNER_TASKS, MT_BIOBERT_TASKS, SENTENCE_TASKS, TASK_CLASSES, derived_labels
@@ -149,25 +150,22 @@ class DerivedTaskTagger(MultiHeadTagger):
         per_task = self.forward_loss_per_task(sentences)
         return {self.main_head: (self.weighted_loss(per_task), per_task[MAIN][1])}
 
-    @torch.no_grad()
     def predict_tasks(self, sentences: list[Sentence]) -> list[dict]:
         """The derived heads' predictions per sentence (class values as in ``derived_labels``), for inspection."""
-        was_training = self.training
-        self.eval()
-        ordered = sorted(range(len(sentences)), key=lambda i: len(sentences[i]), reverse=True)
-        batch = [sentences[i] for i in ordered]
-        words, _, lengths = self.encode_words(batch)
-        pooled = self.pool(batch, words, lengths) if set(self.tasks) & set(SENTENCE_TASKS) else None
-        results: list[dict] = [{} for _ in batch]
-        for task, task_head in self.task_heads.items():
-            classes = TASK_CLASSES[task]
-            if task in SENTENCE_TASKS:
-                for result, best in zip(results, task_head(pooled).argmax(-1).tolist()):
-                    result[task] = classes[best]
-            else:
-                for i, length in enumerate(lengths.tolist()):
-                    results[i][task] = [classes[j] for j in task_head(words[i, :length]).argmax(-1).tolist()]
-        self.train(was_training)
+        with evaluation_mode(self):
+            ordered = sorted(range(len(sentences)), key=lambda i: len(sentences[i]), reverse=True)
+            batch = [sentences[i] for i in ordered]
+            words, _, lengths = self.encode_words(batch)
+            pooled = self.pool(batch, words, lengths) if set(self.tasks) & set(SENTENCE_TASKS) else None
+            results: list[dict] = [{} for _ in batch]
+            for task, task_head in self.task_heads.items():
+                classes = TASK_CLASSES[task]
+                if task in SENTENCE_TASKS:
+                    for result, best in zip(results, task_head(pooled).argmax(-1).tolist()):
+                        result[task] = classes[best]
+                else:
+                    for i, length in enumerate(lengths.tolist()):
+                        results[i][task] = [classes[j] for j in task_head(words[i, :length]).argmax(-1).tolist()]
         out: list[dict] = [{} for _ in sentences]
         for position, i in enumerate(ordered):
             out[i] = results[position]

@@ -24,6 +24,7 @@ from flair.models.sequence_tagger_utils.crf import START_TAG, STOP_TAG
 
 from flair_munch.corpora.conll import write_conll
 from flair_munch.corpora.spans import span_tags
+from flair_munch.inference import evaluation_mode
 from flair_munch.models.tagging_head import TaggingHead
 
 REDUCTIONS = ("max", "mean")
@@ -145,29 +146,24 @@ def rank_by_uncertainty(
         raise KeyError(f"unknown head {head!r}; the model's heads are {list(model.heads)}")
     indexed = [(i, s) for i, s in enumerate(sentences) if len(s) > 0]
     rows: list[tuple[int, SentenceUncertainty]] = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(indexed), mini_batch_size):
-                batch = sorted(indexed[start : start + mini_batch_size], key=lambda item: len(item[1]), reverse=True)
-                encoded, lengths = model.encode([s for _, s in batch])
-                groups: dict[str, list[int]] = {}
-                for position, (_, sentence) in enumerate(batch):
-                    groups.setdefault(head or model.head_of(sentence), []).append(position)
-                for name, positions in groups.items():
-                    tagging_head = model.heads[name]
-                    index = torch.tensor(positions, dtype=torch.long, device=encoded.device)
-                    scores = tagging_head(encoded.index_select(0, index), lengths[positions])
-                    group = [batch[p][1] for p in positions]
-                    paths, _ = tagging_head.decode(scores, group)
-                    for p, marginals, path in zip(positions, token_marginals(tagging_head, scores), paths):
-                        entropies = token_entropy(marginals)
-                        score = entropies.max() if reduce == "max" else entropies.mean()
-                        rows.append((batch[p][0], SentenceUncertainty(
-                            batch[p][1], name, float(score), entropies.tolist(), _bio(path))))
-    finally:
-        model.train(was_training)
+    with evaluation_mode(model):
+        for start in range(0, len(indexed), mini_batch_size):
+            batch = sorted(indexed[start : start + mini_batch_size], key=lambda item: len(item[1]), reverse=True)
+            encoded, lengths = model.encode([s for _, s in batch])
+            groups: dict[str, list[int]] = {}
+            for position, (_, sentence) in enumerate(batch):
+                groups.setdefault(head or model.head_of(sentence), []).append(position)
+            for name, positions in groups.items():
+                tagging_head = model.heads[name]
+                index = torch.tensor(positions, dtype=torch.long, device=encoded.device)
+                scores = tagging_head(encoded.index_select(0, index), lengths[positions])
+                group = [batch[p][1] for p in positions]
+                paths, _ = tagging_head.decode(scores, group)
+                for p, marginals, path in zip(positions, token_marginals(tagging_head, scores), paths):
+                    entropies = token_entropy(marginals)
+                    score = entropies.max() if reduce == "max" else entropies.mean()
+                    rows.append((batch[p][0], SentenceUncertainty(
+                        batch[p][1], name, float(score), entropies.tolist(), _bio(path))))
     rows.sort(key=lambda row: (-row[1].score, row[0]))
     return [row for _, row in rows]
 

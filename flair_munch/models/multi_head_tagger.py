@@ -19,6 +19,7 @@ from flair.training_utils import Result, store_embeddings
 from flair_munch.corpora.conll import CORPUS_LABEL_TYPE
 from flair_munch.corpora.spans import span_tags
 from flair_munch.evaluation.span_metrics import span_scores
+from flair_munch.inference import evaluation_mode
 from flair_munch.models.tagging_head import TaggingHead, span_tag_dictionary
 
 log = logging.getLogger("flair_munch")
@@ -268,6 +269,8 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
     ):
         """Adds predicted spans (label ``label_name``, default the tag type) to each sentence.
 
+        Always predicts in eval mode (no dropout), whatever mode the model is in; that mode is restored after.
+
         Args:
             head: the head that tags every sentence; ``None`` lets each sentence use its own corpus's head.
             return_loss: also return (summed loss, token count), as Flair's taggers do.
@@ -287,7 +290,7 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
             from tqdm import tqdm
 
             loader = tqdm(loader, desc="predicting")
-        with torch.no_grad():
+        with evaluation_mode(self):
             for batch in loader:
                 encoded, lengths = self.encode(batch)
                 for name, idx in self._groups(batch, head).items():

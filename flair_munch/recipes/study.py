@@ -19,7 +19,7 @@ from typing import Optional
 import flair
 
 from flair_munch.training.result import TrainingResult
-from flair_munch.training.run_directory import atomic_write_text
+from flair_munch.training.run_directory import atomic_write_text, strict_json
 
 log = logging.getLogger("flair_munch")
 
@@ -32,9 +32,12 @@ class StudyStatus:
     done: int
     output_dir: Path
     lines: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one message per run that diverged (failed.json)
 
     def format(self) -> str:
-        return "\n".join([*self.lines, f"{self.done} of {self.total} runs done ({self.total - self.done} to run)"])
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        left = self.total - self.done - len(self.failed)
+        return "\n".join([*self.lines, f"{self.done} of {self.total} runs done{failed} ({left} to run)"])
 
 
 def _run_dir(output_dir: Path, spec, final: bool = False) -> Path:
@@ -46,22 +49,31 @@ def _finished(path: Path) -> Optional[TrainingResult]:
     return TrainingResult.load(metrics) if metrics.is_file() else None
 
 
+def _failure(path: Path) -> Optional[str]:
+    failed = path / "failed.json"
+    return json.loads(failed.read_text(encoding="utf-8"))["message"] if failed.is_file() else None
+
+
 def study_status(recipe) -> StudyStatus:
     """Every run of the study (target, schedule, hyperparameters, seed) and whether it is done."""
     output_dir = Path(recipe.output_dir)
     specs = recipe.runs()
     lines = [f"{'status':<8} {'run id':<14} {'target':<16} {'schedule':<32} {'lr':>8} {'batch':>5} {'seed':>4}"]
-    done = 0
+    done, failed = 0, []
     for spec in specs:
         finished = _finished(_run_dir(output_dir, spec)) is not None
         if recipe.test_with_dev:
             finished = finished and _finished(_run_dir(output_dir, spec, final=True)) is not None
+        failure = None if finished else (_failure(_run_dir(output_dir, spec))
+                                         or _failure(_run_dir(output_dir, spec, final=True)))
         done += finished
+        if failure:
+            failed.append(f"{spec.label}: {failure}")
         lines.append(
-            f"{'done' if finished else 'to run':<8} {spec.run_id:<14} {spec.target:<16} {spec.row:<32} "
+            f"{'done' if finished else 'failed' if failure else 'to run':<8} {spec.run_id:<14} {spec.target:<16} {spec.row:<32} "
             f"{spec.learning_rate:>8g} {spec.mini_batch_size:>5d} {spec.seed:>4d}"
         )
-    return StudyStatus(total=len(specs), done=done, output_dir=output_dir, lines=lines)
+    return StudyStatus(total=len(specs), done=done, output_dir=output_dir, lines=lines, failed=failed)
 
 
 def _record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> dict:
@@ -103,7 +115,7 @@ def _with_selection(records: list[dict]) -> list[dict]:
 
 
 def write_index(output_dir: Path, records: list[dict]) -> Path:
-    lines = [json.dumps(record, sort_keys=True) for record in _with_selection(records)]
+    lines = [strict_json(record, sort_keys=True) for record in _with_selection(records)]
     return atomic_write_text(output_dir / "results.jsonl", "\n".join(lines) + ("\n" if lines else ""))
 
 
@@ -162,10 +174,16 @@ def build_model(recipe, model_settings: dict, corpora: list, embeddings_cache: d
     return MODEL_TYPES[kind].from_corpora(embeddings, corpora, **settings)
 
 
-def run_study(recipe, progress: bool = True) -> StudyStatus:
-    """Trains every run of ``recipe`` that is not done yet, then writes the results index."""
+def run_study(recipe, progress: bool = True, retry_failed: bool = False) -> StudyStatus:
+    """Trains every run of ``recipe`` that is not done yet, then writes the results index.
+
+    A run that diverges (``TrainingDiverged``) is recorded as failed and left out of the index; the
+    study goes on with the others and the returned status lists it. Failed runs are trained again
+    only with ``retry_failed``.
+    """
     from flair_munch.device import select_device
     from flair_munch.training import AuxiliaryTrainer
+    from flair_munch.training.divergence import TrainingDiverged
 
     output_dir = Path(recipe.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -189,10 +207,14 @@ def run_study(recipe, progress: bool = True) -> StudyStatus:
         trainer = AuxiliaryTrainer(model, corpora, cache_dir=output_dir / "shared-runs",
                                    embedding_store=embeddings_cache.get("store"))
         for spec in group:
-            settings = dict(recipe.training, progress=progress, seed=spec.seed,
+            settings = dict(recipe.training, progress=progress, seed=spec.seed, retry_failed=retry_failed,
                             learning_rate=spec.learning_rate, mini_batch_size=spec.mini_batch_size)
-            result = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
-                                   _run_dir(output_dir, spec), **settings)
+            try:
+                result = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
+                                       _run_dir(output_dir, spec), **settings)
+            except TrainingDiverged as error:
+                log.error("[%s] %s", spec.label, error)
+                continue
             records.append(_record(spec, result, None))
             write_index(output_dir, records)
             log.info("[%d/%d] %s %s", len(records), len(specs), spec.label, result.summary())
@@ -201,9 +223,16 @@ def run_study(recipe, progress: bool = True) -> StudyStatus:
                            and r["seed"] == seed]:
                 spec = next(s for s in group if s.run_id == record["run_id"])
                 settings = dict(recipe.training, progress=progress, seed=spec.seed, train_with_dev=True,
-                                learning_rate=spec.learning_rate, mini_batch_size=spec.mini_batch_size)
-                final = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
-                                      _run_dir(output_dir, spec, final=True), **settings)
+                                retry_failed=retry_failed, learning_rate=spec.learning_rate,
+                                mini_batch_size=spec.mini_batch_size)
+                try:
+                    final = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
+                                          _run_dir(output_dir, spec, final=True), **settings)
+                except TrainingDiverged as error:
+                    log.error("[%s] %s", spec.label, error)
+                    records.remove(record)  # its test number would come from a run that did not finish
+                    write_index(output_dir, records)
+                    continue
                 records[records.index(record)] = _record(spec, TrainingResult.load(
                     _run_dir(output_dir, spec) / "metrics.json"), final)
                 write_index(output_dir, records)

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -36,8 +37,25 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None``: what strict JSON can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def strict_json(value: Any, **kwargs) -> str:
+    """JSON that every parser reads: no bare ``NaN`` or ``Infinity`` (they become ``null``)."""
+    return json.dumps(finite(value), allow_nan=False, **kwargs)
+
+
 class RunDirectory:
-    """``metrics.json`` marks a finished run; ``checkpoint.pt`` holds the last finished epoch of an unfinished one."""
+    """``metrics.json`` marks a finished run, ``failed.json`` a diverged one; ``checkpoint.pt`` holds the last
+    finished epoch of an unfinished one."""
 
     def __init__(self, path: Path, run_id: str) -> None:
         self.path = Path(path)
@@ -46,6 +64,7 @@ class RunDirectory:
         self.checkpoint = self.path / "checkpoint.pt"
         self.model = self.path / "final-model.pt"
         self.predictions = self.path / "test-predictions.conll"
+        self.failed = self.path / "failed.json"
 
     def finished(self) -> Optional[TrainingResult]:
         """The stored result when this exact run (same id) has finished."""
@@ -56,6 +75,22 @@ class RunDirectory:
             log.warning("%s holds another run (id %s, not %s); it will be replaced", self.path, result.run_id, self.run_id)
             return None
         return result
+
+    def failure(self) -> Optional[dict]:
+        """What ``failed.json`` says of this exact run (same id), if it diverged earlier."""
+        if not self.failed.is_file():
+            return None
+        failure = json.loads(self.failed.read_text(encoding="utf-8"))
+        return failure if failure.get("run_id") == self.run_id else None
+
+    def write_failure(self, failure: dict) -> None:
+        """Marks the run failed: ``failed.json``, no checkpoint to resume a diverged trajectory from, no metrics."""
+        atomic_write_text(self.failed, strict_json(failure, indent=1))
+        self.checkpoint.unlink(missing_ok=True)
+        self.metrics.unlink(missing_ok=True)
+
+    def clear_failure(self) -> None:
+        self.failed.unlink(missing_ok=True)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         atomic_write(self.checkpoint, lambda tmp: torch.save({"run_id": self.run_id, **state}, tmp))
@@ -71,10 +106,11 @@ class RunDirectory:
 
     def write_result(self, result: TrainingResult) -> None:
         """History as JSON and TSV, then ``metrics.json`` last: its presence means the run is complete."""
-        atomic_write_text(self.path / "history.json", json.dumps(result.history, indent=1))
+        atomic_write_text(self.path / "history.json", strict_json(result.history, indent=1))
         rows = ["\t".join(HISTORY_COLUMNS)]
         for row in result.history:
             rows.append("\t".join("" if row.get(c) is None else str(row.get(c)) for c in HISTORY_COLUMNS))
         atomic_write_text(self.path / "history.tsv", "\n".join(rows) + "\n")
-        atomic_write_text(self.metrics, json.dumps(result.to_dict(), indent=1))
+        atomic_write_text(self.metrics, strict_json(result.to_dict(), indent=1))
         self.checkpoint.unlink(missing_ok=True)
+        self.failed.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ import torch
 from flair.data import Sentence
 from flair.embeddings import TokenEmbeddings
 
+from flair_munch.inference import evaluation_mode
 from flair_munch.models.tagging_head import LOSS_WEIGHT
 
 
@@ -33,7 +34,7 @@ def sentence_vectors(sentences: list[Sentence], embeddings: TokenEmbeddings, bat
             vectors[i] = torch.from_numpy(stored.astype("float64", copy=False)).mean(0)
         elif len(sentence):
             positions.append(i)
-    with torch.no_grad():
+    with evaluation_mode(embeddings):
         for start in range(0, len(positions), batch_size):
             chunk = positions[start : start + batch_size]
             copies = [Sentence([token.text for token in sentences[i]]) for i in chunk]

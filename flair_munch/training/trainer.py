@@ -24,9 +24,11 @@ from flair.trainers.plugins.base import Pluggable
 from flair.training_utils import store_embeddings
 
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
+from flair_munch.inference import evaluation_mode
 from flair_munch.models.tagging_head import LOSS_WEIGHT
 from flair_munch.training.batch_stream import BatchStream
 from flair_munch.training.convergence import AnnealOnTrainLoss
+from flair_munch.training.divergence import TrainingDiverged, advice, divergence
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import RunDirectory
 from flair_munch.training.schedules import Schedule, SingleAux, SingleTask, Stage
@@ -36,7 +38,7 @@ log = logging.getLogger("flair_munch")
 
 FINAL_MODELS = ("last", "best-dev")
 LR_SCHEDULES = ("anneal", "linear-warmup")
-NOT_IN_RUN_ID = ("progress", "eval_batch_size", "checkpoint_every")  # settings that cannot change a run's numbers
+NOT_IN_RUN_ID = ("progress", "eval_batch_size", "checkpoint_every", "retry_failed")  # cannot change a run's numbers
 FINE_TUNING = {"optimizer": "AdamW", "learning_rate": 5e-5, "lr_schedule": "linear-warmup", "warmup_fraction": 0.1,
                "mini_batch_size": 16, "max_epochs": 20, "max_grad_norm": 1.0, "embeddings_storage_mode": "none"}
 """``train`` settings of the derived-task papers (SPEC 2.3): ``trainer.train(target, **FINE_TUNING)``."""
@@ -105,6 +107,7 @@ class AuxiliaryTrainer(Pluggable):
         aux_sentence_weighting: Optional[float] = None,
         seed: int = 1,
         progress: bool = True,
+        retry_failed: bool = False,
     ) -> TrainingResult:
         """Trains (or resumes, or reuses) one run and returns its result.
 
@@ -130,6 +133,12 @@ class AuxiliaryTrainer(Pluggable):
             aux_sentence_weighting: ``d`` of SPEC 4's sentence weights: every auxiliary training sentence's loss
                 is multiplied by ``max(cos(v_x, v_target), 0) ** d / C`` (mean 1; ``similarity_weights``) for this
                 run. ``None`` (default): every sentence counts once. Works with every schedule.
+            retry_failed: train a run again that diverged earlier (``failed.json``); by default such a run raises
+                ``TrainingDiverged`` at once, since the same settings diverge the same way.
+
+        Raises:
+            TrainingDiverged: the loss became NaN or infinite, or exploded (100x its first epoch); the run is
+                recorded as failed (``failed.json``), never as done.
         """
         settings = {k: v for k, v in locals().items() if k not in ("self", "target", "aux", "schedule", "base_path")}
         if target not in self.corpora:
@@ -256,10 +265,24 @@ class _Run:
         if done is not None:
             log.info("%s: finished run found in %s, reusing it", self.schedule.name, self.directory.path)
             return done
-        plan = self.schedule.plan(self)
-        if isinstance(plan, TrainingResult):
-            return plan
-        return self._train(plan)
+        failure = self.directory.failure()
+        if failure is not None:
+            if not self.settings["retry_failed"]:
+                raise TrainingDiverged.from_dict({**failure, "message": f"{failure['message']} (recorded in "
+                                                  f"{self.directory.failed}; retry it with retry_failed / --retry-failed)"})
+            self.directory.clear_failure()
+        try:
+            plan = self.schedule.plan(self)
+            if isinstance(plan, TrainingResult):
+                return plan
+            return self._train(plan)
+        except TrainingDiverged as error:  # its own, or that of a run it needs (SingleAux behind selection)
+            if error.run_id != self.run_id:
+                error = TrainingDiverged(f"run {self.run_id} ({self.schedule.name} on {self.target}) needs run "
+                                         f"{error.run_id}, which failed: {error.message}", self.run_id,
+                                         str(self.directory.path), error.epoch, error.stage)
+            self.directory.write_failure(error.to_dict())
+            raise error from None
 
     def _train(self, stages: list[Stage]) -> TrainingResult:
         self._load_weights(self.trainer.initial_state)
@@ -275,9 +298,9 @@ class _Run:
         if d is None:
             return []
         weighted, store = [], self.model.embedding_store
-        self.model.eval()  # vectors without dropout (a fine-tuned encoder's own state at the run's start)
-        target_vector = sentence_vectors([s for s in self.target_train if len(s)], self.model.embeddings,
-                                         store=store).mean(0)
+        with evaluation_mode(self.model):  # vectors without dropout (a fine-tuned encoder's state at the start)
+            target_vector = sentence_vectors([s for s in self.target_train if len(s)], self.model.embeddings,
+                                             store=store).mean(0)
         for name in self.aux:
             sentences = list(self.trainer.corpora[name].train)
             weights = similarity_weights(sentences, [], self.model.embeddings, d=d, target_vector=target_vector,
@@ -298,7 +321,8 @@ class _Run:
                         self.target_train if name == self.target else self.trainer.corpora[name].train)]
                     streams[step.key] = BatchStream(pool, self.batch_size, self.seed, step.key,
                                                     self.settings["length_bucketing"])
-        state = {"stage": 0, "history": [], "updates": Counter(), "stop_reasons": [], "seconds": 0.0, "best": None}
+        state = {"stage": 0, "history": [], "updates": Counter(), "stop_reasons": [], "seconds": 0.0, "best": None,
+                 "first_losses": {}}
         checkpoint = self.directory.load_checkpoint()
         if checkpoint is not None:
             log.info("resuming %s from %s (stage %d, epoch %d)", self.schedule.name, self.directory.checkpoint,
@@ -309,7 +333,7 @@ class _Run:
             torch.set_rng_state(checkpoint["rng"]["torch"])
             random.setstate(checkpoint["rng"]["random"])
             np.random.set_state(checkpoint["rng"]["numpy"])
-            state = {k: checkpoint[k] for k in state}
+            state = {k: checkpoint.get(k, state[k]) for k in state}
             state["updates"] = Counter(state["updates"])
         self.trainer.dispatch("after_setup", run=self, stages=stages)
         last_checkpoint = time.time()
@@ -329,8 +353,7 @@ class _Run:
                 self.trainer.dispatch("before_training_epoch", epoch=convergence.epochs + 1, stage=stage.name,
                                       lr=convergence.learning_rate)
                 used_lr = optimizer.param_groups[0]["lr"]
-                losses, sentences = self._train_epoch(stage, streams, optimizer, scheduler, state["updates"],
-                                                      convergence)
+                losses, sentences = self._train_epoch(stage, streams, optimizer, scheduler, state, convergence)
                 seconds = time.time() - epoch_start
                 target_loss = losses.get(stage.converge_on or self.target, float("nan"))
                 lr = convergence.step(target_loss)
@@ -406,8 +429,12 @@ class _Run:
         if unexpected or any(not key.startswith("embeddings.") for key in missing):
             raise RuntimeError(f"checkpoint does not fit the model: missing {missing}, unexpected {unexpected}")
 
-    def _train_epoch(self, stage, streams, optimizer, scheduler, updates, convergence) -> tuple[dict[str, float], int]:
-        """One epoch of ``stage``: returns the mean per-token loss of each corpus and the sentences seen."""
+    def _train_epoch(self, stage, streams, optimizer, scheduler, state, convergence) -> tuple[dict[str, float], int]:
+        """One epoch of ``stage``: returns the mean per-token loss of each corpus and the sentences seen.
+
+        Stops the run (``TrainingDiverged``) at the first batch whose loss is NaN, infinite or exploded.
+        """
+        updates = state["updates"]
         self.model.train()
         loss_sum, tokens = Counter(), Counter()
         sentences = 0
@@ -427,13 +454,23 @@ class _Run:
             store_embeddings(batch, self.storage)
             updates["shared"] += 1
             for name, (term, count) in per_head.items():
-                loss_sum[name] += term.item()
+                value = term.item()
+                wrong = divergence(name, value / max(count, 1), state["first_losses"])
+                if wrong:
+                    self._diverged(f"{wrong} (step {updates['shared']})", stage, convergence.epochs + 1)
+                loss_sum[name] += value
                 tokens[name] += count
                 updates[name] += 1
             sentences += len(batch)
             self.trainer.dispatch("after_training_batch", step=step, batch=batch, loss=loss.item(),
                                   lr=optimizer.param_groups[0]["lr"])
         return {name: loss_sum[name] / max(tokens[name], 1) for name in loss_sum}, sentences
+
+    def _diverged(self, what: str, stage: Stage, epoch: int) -> None:
+        raise TrainingDiverged(
+            f"run {self.run_id} ({self.schedule.name} on {self.target}, {self.directory.path}) diverged in epoch "
+            f"{epoch} of stage {stage.name}: {what}; {advice(self.settings)}. Recorded as failed, not done.",
+            self.run_id, str(self.directory.path), epoch, stage.name)
 
     def _evaluate_dev(self) -> Optional[dict]:
         if self.settings["train_with_dev"] or not self.settings["evaluate_dev"]:
