@@ -53,3 +53,28 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("FLAIR_MUNCH_CACHE", None)
     else:
         os.environ["FLAIR_MUNCH_CACHE"] = previous
+
+
+def _scores_as_recorded(run_dir, corpora_by_split: dict, head: str) -> None:
+    """The F1 a run recorded (metrics.json) is what its saved model scores, even in train mode, every time."""
+    import json
+    from pathlib import Path
+
+    from flair_munch.models import MultiHeadTagger
+
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+    model = MultiHeadTagger.load(Path(run_dir) / "final-model.pt")
+    model.train()
+    for split, sentences in corpora_by_split.items():
+        first = model.evaluate(list(sentences), head=head, return_loss=True)
+        second = model.evaluate(list(sentences), head=head, return_loss=True)
+        assert first.scores["loss"] == second.scores["loss"], "dropout at prediction time"
+        assert first.main_score == second.main_score == metrics[split]["f1"], split
+        assert first.scores["micro avg recall"] == metrics[split]["recall"], split
+    assert model.training  # evaluation left the mode as it found it
+
+
+@pytest.fixture
+def scores_as_recorded():
+    """``scores_as_recorded(run_dir, {"dev": sentences, "test": sentences}, head)`` asserts the recorded F1."""
+    return _scores_as_recorded

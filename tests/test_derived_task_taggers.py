@@ -199,3 +199,14 @@ def test_multi_head_tagger_load_returns_the_saved_class(encoder, corpus, tmp_pat
     assert type(loaded) is ECTTLNERTagger and loaded.tasks == ["tie"]
     with pytest.raises(TypeError, match="holds a ECTTLNERTagger, not a MTBioBERTTagger"):
         MTBioBERTTagger.load(tmp_path / "model.pt")
+
+
+@pytest.mark.parametrize("cls", [ECTTLNERTagger, MTBioBERTTagger])
+def test_recorded_f1_is_what_the_saved_model_scores_without_dropout(encoder, corpus, tmp_path, cls,
+                                                                    scores_as_recorded):
+    """The encoder's own dropout (and the tagger's) is off whenever a number is computed."""
+    model = make(cls, encoder, corpus, tasks=["sce", "tie"] if cls is ECTTLNERTagger else ["bcls"])
+    trainer = AuxiliaryTrainer(model, [corpus])
+    trainer.train(T, base_path=tmp_path / "run", optimizer="AdamW", learning_rate=1e-4, mini_batch_size=16,
+                  max_epochs=1, progress=False)
+    scores_as_recorded(tmp_path / "run", {"dev": corpus.dev, "test": corpus.test}, T)

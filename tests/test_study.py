@@ -48,7 +48,7 @@ def metrics_times(out: Path) -> dict:
 
 
 @pytest.mark.integration
-def test_study_runs_once_skips_finished_runs_and_reruns_a_deleted_one(tmp_path, capsys):
+def test_study_runs_once_skips_finished_runs_and_reruns_a_deleted_one(tmp_path, capsys, scores_as_recorded):
     recipe = load_recipe(write_recipe(tmp_path))
     status = study_status(recipe)
     assert (status.total, status.done) == (4, 0)  # 1 target x 2 schedules x 2 learning rates x 1 seed
@@ -64,6 +64,12 @@ def test_study_runs_once_skips_finished_runs_and_reruns_a_deleted_one(tmp_path, 
         chosen = [r for r in group if r["selected"]]
         assert len(chosen) == 1 and chosen[0]["dev"]["f1"] == max(r["dev"]["f1"] for r in group)
         assert all(Path(r["run_dir"], "test-predictions.conll").is_file() for r in group)
+    target = recipe.load_corpora("ncbi-disease", ["s800"])[0]
+    for record in records:  # the index holds what the saved models score, without dropout
+        scores_as_recorded(record["run_dir"], {"dev": target.dev, "test": target.test}, "ncbi-disease")
+        metrics = json.loads(Path(record["run_dir"], "metrics.json").read_text())
+        assert (record["dev"], record["test"]) == (metrics["dev"], metrics["test"])
+    assert any(record["test"]["f1"] > 0 for record in records)
 
     before = metrics_times(tmp_path / "study")
     run_study(recipe, progress=False)
@@ -211,7 +217,7 @@ seeds: [1]
 
 
 @pytest.mark.integration
-def test_attention_fusion_with_sentence_weights_runs_from_a_recipe(tmp_path):
+def test_attention_fusion_with_sentence_weights_runs_from_a_recipe(tmp_path, scores_as_recorded):
     from flair_munch.models import AttentionFusionTagger, MultiHeadTagger
 
     path = tmp_path / "fusion.yaml"
@@ -224,3 +230,6 @@ def test_attention_fusion_with_sentence_weights_runs_from_a_recipe(tmp_path):
     model = MultiHeadTagger.load(Path(records[0]["run_dir"]) / "final-model.pt")
     assert isinstance(model, AttentionFusionTagger)
     assert model.target == "ncbi-disease" and model.aux_names == ["s800"] and model.attention_heads == 2
+    target = load_recipe(path).load_corpora("ncbi-disease", ["s800"])[0]
+    scores_as_recorded(records[0]["run_dir"], {"dev": target.dev, "test": target.test}, "ncbi-disease")
+    assert records[0]["test"] == metrics["test"]
