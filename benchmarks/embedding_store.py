@@ -343,10 +343,11 @@ def bucketing_benchmark(args) -> None:
             flair.set_seed(seed)
             trainer = AuxiliaryTrainer(MultiHeadTagger.from_corpora(embeddings, [target]), [target],
                                        embedding_store=store)
-            with tempfile.TemporaryDirectory() as tmp:
-                result = trainer.train(target.name, base_path=Path(tmp) / "run", max_epochs=args.epochs, seed=seed,
-                                       mini_batch_size=args.batch_size, evaluate_dev=False, progress=False,
-                                       length_bucketing=bucketing, save_model=False)
+            # runs are kept under --work, so a table's number can be re-derived (benchmarks/rescore_run.py)
+            run_dir = Path(args.work) / "bucketing-runs" / f"seed{seed}-bucketing-{bucketing}"
+            result = trainer.train(target.name, base_path=run_dir, max_epochs=args.epochs, seed=seed,
+                                   mini_batch_size=args.batch_size, evaluate_dev=False, progress=False,
+                                   length_bucketing=bucketing)
             scores[bucketing].append(100 * result.test["f1"])
             seconds[bucketing].append(statistics.median(row["seconds"] for row in result.history))
             print(f"seed {seed} bucketing {bucketing}: test F1 {scores[bucketing][-1]:.2f}", flush=True)
