@@ -27,6 +27,10 @@ LONG_SENTENCE_MODES = ("split", "reject")
 
 TaggedSentence = list[tuple[str, str]]
 
+INVISIBLE = {"\x00": "a NUL byte", "\u200b": "a zero-width space", "\u200c": "a zero-width non-joiner",
+             "\u200d": "a zero-width joiner", "\u2060": "a word joiner", "\ufeff": "a byte order mark (BOM)"}
+"""Characters that are never part of a real token: text that holds them was damaged on its way here."""
+
 
 class ConllFormatError(ValueError):
     """A CoNLL file that cannot be read; the message names file, line and fix."""
@@ -75,7 +79,13 @@ def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
             offset += len(raw)
             if lineno == 1:
                 text = text.lstrip("\ufeff")
-            yield lineno, text.rstrip("\r\n")
+            text = text.rstrip("\r\n")
+            if "\r" in text:
+                raise ConllFormatError(
+                    path, lineno, "the file has CR-only line ends (old Mac style): it reads as one line",
+                    "Convert the line ends to LF, e.g. `tr '\\r' '\\n' < FILE > FIXED`.",
+                )
+            yield lineno, text
 
 
 def _parse(path: Path, column_sep: Optional[str], token_column: int, tag_column: int) -> list[_RawSentence]:
@@ -83,6 +93,12 @@ def _parse(path: Path, column_sep: Optional[str], token_column: int, tag_column:
     current = _RawSentence([], [], [])
     n_columns: Optional[tuple[int, int]] = None  # (count, first line with it)
     for lineno, line in _decode_lines(path):
+        if line.strip() == "" and column_sep is not None and column_sep in line:
+            raise ConllFormatError(
+                path, lineno, f"the line holds only {_sep_name(column_sep)} and whitespace (a token line with an "
+                "empty token and tag, or a sentence break with stray characters)",
+                "Make sentence breaks empty lines and give every token line a token and a tag.",
+            )
         if not line.strip() or line.startswith("-DOCSTART-"):
             if current.tokens:
                 sentences.append(current)
@@ -118,6 +134,17 @@ def _parse(path: Path, column_sep: Optional[str], token_column: int, tag_column:
         if not token or any(ch.isspace() for ch in token):
             raise ConllFormatError(
                 path, lineno, f"token {token!r} is empty or contains whitespace", "Split it into separate tokens."
+            )
+        for char, name in INVISIBLE.items():
+            if char in line:
+                raise ConllFormatError(
+                    path, lineno, f"the line holds {name} (U+{ord(char):04X}) at column {line.index(char) + 1}",
+                    "Remove it: such characters are not text and would become part of a token.",
+                )
+        if any(ch.isspace() for ch in tag):
+            raise ConllFormatError(
+                path, lineno, f"tag {tag!r} contains whitespace: it would become the entity type {tag[2:]!r}",
+                "Put one tag per line in the last column (B-<type>, I-<type> or O), nothing after it.",
             )
         try:
             split_tag(tag)
