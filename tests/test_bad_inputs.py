@@ -50,3 +50,82 @@ def test_the_same_corpus_without_the_damage_loads(tmp_path, capsys):
     folder = corpus_folder(tmp_path, "\ufeffAspirin\tB-Chemical\r\ncauses\tO\r\n\r\nulcers\tB-Disease\r\n".encode())
     assert main(["corpus", "stats", str(folder), "--json"]) == 0
     assert '"sentences": 2' in capsys.readouterr().out
+
+
+RECIPE = """\
+name: bad
+output_dir: {out}
+samples: true
+device: cpu
+model:
+  hidden_size: {hidden_size}
+corpora:
+  ncbi-disease: {{train_size: 20}}
+  s800: {{train_size: 20}}
+targets: [ncbi-disease]
+schedules: [single-task]
+grid:
+  learning_rate: {learning_rate}
+training:
+  {key}: {value}
+"""
+
+TRAINING_CASES = [
+    # (training key, value, words of the message): each is caught by --dry-run, before any corpus loads
+    ("max_grad_norm", "-1", ["max_grad_norm must be a number > 0 or null", "flips the gradient"]),
+    ("max_epochs", "0", ["max_epochs must be an integer >= 1", "untrained"]),
+    ("max_epochs", "-3", ["max_epochs must be an integer >= 1"]),
+    ("min_learning_rate", "-1", ["min_learning_rate must be a number >= 0"]),
+    ("checkpoint_every", "-5", ["checkpoint_every must be a number of seconds >= 0"]),
+    ("embeddings_storage_mode", "disk", ["embeddings_storage_mode must be one of none, cpu, gpu", "'disk'"]),
+    ("patience", "-1", ["patience must be an integer >= 0"]),
+    ("optimizer", "Adamm", ["optimizer is not an optimizer class of torch.optim", "'Adamm'"]),
+    ("lr_schedule", "cosine", ["lr_schedule must be one of anneal, linear-warmup", "'cosine'"]),
+    ("anneal_factor", "2", ["anneal_factor must be a number between 0 and 1"]),
+    ("warmup_fraction", "5", ["warmup_fraction must be a number in [0, 1)"]),
+    ("weight_decay", "-0.5", ["weight_decay must be a number >= 0"]),
+    ("eval_batch_size", "0", ["eval_batch_size must be an integer >= 1"]),
+    ("aux_sentence_weighting", "-2", ["aux_sentence_weighting must be a number >= 0 or null"]),
+    ("final_model", "best", ["final_model must be one of last, best-dev"]),
+]
+
+
+def write_recipe(tmp_path, key="patience", value="4", hidden_size="16", learning_rate="[0.1]"):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "out", key=key, value=value, hidden_size=hidden_size,
+                                  learning_rate=learning_rate))
+    return path
+
+
+@pytest.mark.parametrize("key, value, words", TRAINING_CASES, ids=[f"{k}={v}" for k, v, _ in TRAINING_CASES])
+def test_an_out_of_range_training_value_fails_the_dry_run_naming_file_line_and_key(tmp_path, capsys, key, value,
+                                                                                   words):
+    path = write_recipe(tmp_path, key, value)
+    assert main(["run", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"flair-munch: error: {path}:15: training.{key}:") and "\n" not in err, err
+    for word in words:
+        assert word in err, (word, err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_hidden_size_zero_fails_the_dry_run(tmp_path, capsys):
+    assert main(["run", str(write_recipe(tmp_path, hidden_size="0")), "--dry-run"]) == 2
+    assert "recipe.yaml:6: model.hidden_size: hidden_size must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_the_usual_float_spellings_are_numbers(tmp_path, capsys):
+    from flair_munch.recipes import load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path, "weight_decay", "1e-2", learning_rate="[1e-3, 5E-5]"))
+    assert recipe.grid["learning_rate"] == [1e-3, 5e-5] and recipe.training["weight_decay"] == 0.01
+    assert main(["run", str(tmp_path / "recipe.yaml"), "--dry-run", "--set", "training.min_learning_rate=1e-6"]) == 0
+    assert "0 of 2 runs done" in capsys.readouterr().out
+
+
+def test_train_refuses_the_same_values_before_loading_anything(tmp_path):
+    from flair_munch.training.settings_check import training_problems
+
+    problems = training_problems({"max_grad_norm": -1, "max_epochs": 0, "learning_rate": 0.1})
+    assert [key for key, _, _ in problems] == ["max_epochs", "max_grad_norm"]
+    assert training_problems({"max_grad_norm": None, "aux_sentence_weighting": None, "optimizer": "AdamW"}) == []

@@ -339,7 +339,7 @@ def test_bad_arguments_fail_before_training(tiny, tmp_path):
         trainer.train("bc2gm", base_path=tmp_path / "x")
     with pytest.raises(ValueError, match="not among the trainer's other corpora"):
         trainer.train(T, aux=[T], base_path=tmp_path / "x")
-    with pytest.raises(ValueError, match="unknown optimizer 'sgd2'"):
+    with pytest.raises(ValueError, match="optimizer is not an optimizer class of torch.optim, got .sgd2."):
         trainer.train(T, optimizer="sgd2", base_path=tmp_path / "x")
     with pytest.raises(ValueError, match="SingleAux needs one auxiliary corpus"):
         trainer.train(T, schedule=SingleAux(), base_path=tmp_path / "x", progress=False)

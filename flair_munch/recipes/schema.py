@@ -21,7 +21,7 @@ import yaml
 from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus
 from flair_munch.corpora.subsample import resolve_size
 from flair_munch.training.schedules import ORDERS, SCHEDULES, type_alternating_order
-from flair_munch.training.trainer import FINAL_MODELS
+from flair_munch.training.settings_check import training_problems
 from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec and the key tables are re-exported)
     _NO_DEFAULT, CORPUS_KEYS, GRID_KEYS, MODEL_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, TRAINING_MOVED, KeyPath, Recipe, RunSpec,
     ScheduleSpec, _params,
@@ -129,9 +129,20 @@ class _Checker:
 # ----- loading: YAML with a line number for every key, then --set overrides -----
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 with the float spellings people write: ``1e-3`` and ``5E-5`` are numbers, not strings."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def _compose(text: str, file: str) -> tuple[Any, dict]:
     """Plain data plus ``{key path: line}`` for every mapping key and list item."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -173,7 +184,7 @@ def _apply_override(data: dict, text: str, locations: dict, file: str) -> None:
         raise RecipeError(f"{file} ({where}): {key}: not a `key=value` override. Write e.g. "
                           "`--set training.max_epochs=3`.", file, None, key)
     try:
-        value = yaml.safe_load(raw)
+        value = yaml.load(raw, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise RecipeError(f"{file} ({where}): {key}: the value is not valid YAML ({exc}). Quote it.",
                           file, None, key) from None
@@ -254,9 +265,8 @@ def _validate(data: dict, check: _Checker) -> Recipe:
     schedules = _schedules(top.get("schedules", []), aux, names, check)
     training = {k: d for k, (_, d) in TRAINING_KEYS.items()} | check.mapping(
         top.get("training"), ("training",), TRAINING_KEYS, "training keys (AuxiliaryTrainer.train arguments)")
-    if training["final_model"] not in FINAL_MODELS:
-        check.error(("training", "final_model"), f"unknown final model {training['final_model']!r}",
-                    f"Choose one of: {', '.join(FINAL_MODELS)}.")
+    for key, problem, fix in training_problems(training):
+        check.error(("training", key), problem, fix)
     model, model_keys = _model(top.get("model"), check)
     variants = {}
     section = top.get("variants")
@@ -328,6 +338,9 @@ def _model(section: Any, check: _Checker) -> tuple[dict, dict]:
         given.pop("type", None)
     cls = MODEL_TYPES[kind].__name__
     model = {k: d for k, (_, d) in keys.items()} | check.mapping(given, ("model",), keys, f"model keys ({cls} arguments)")
+    for key in ("hidden_size", "rnn_layers", "attention_heads"):
+        if key in model and not (isinstance(model[key], int) and model[key] >= 1):
+            check.error(("model", key), f"{key} must be an integer >= 1, got {model[key]!r}", "Use e.g. 256.")
     return {"type": kind, **model}, keys
 
 

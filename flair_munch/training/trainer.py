@@ -28,6 +28,7 @@ from flair_munch.inference import evaluation_mode
 from flair_munch.models.tagging_head import LOSS_WEIGHT
 from flair_munch.training.batch_stream import BatchStream
 from flair_munch.training.convergence import AnnealOnTrainLoss
+from flair_munch.training.settings_check import FINAL_MODELS, LR_SCHEDULES, training_problems  # noqa: F401
 from flair_munch.training.divergence import TrainingDiverged, advice, divergence
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import RunDirectory
@@ -36,8 +37,6 @@ from flair_munch.training.sentence_weights import clear_weights, sentence_vector
 
 log = logging.getLogger("flair_munch")
 
-FINAL_MODELS = ("last", "best-dev")
-LR_SCHEDULES = ("anneal", "linear-warmup")
 NOT_IN_RUN_ID = ("progress", "eval_batch_size", "checkpoint_every", "retry_failed")  # cannot change a run's numbers
 FINE_TUNING = {"optimizer": "AdamW", "learning_rate": 5e-5, "lr_schedule": "linear-warmup", "warmup_fraction": 0.1,
                "mini_batch_size": 16, "max_epochs": 20, "max_grad_norm": 1.0, "embeddings_storage_mode": "none"}
@@ -147,18 +146,9 @@ class AuxiliaryTrainer(Pluggable):
         unknown = [name for name in aux if name not in self.corpora or name == target]
         if unknown:
             raise ValueError(f"auxiliary corpora {unknown} are not among the trainer's other corpora {list(self.corpora)}")
-        if final_model not in FINAL_MODELS:
-            raise ValueError(f"final_model must be one of {FINAL_MODELS}, not {final_model!r}")
-        if not hasattr(torch.optim, optimizer):
-            raise ValueError(f"unknown optimizer {optimizer!r}: use a class name of torch.optim, e.g. SGD, Adam, AdamW")
-        if lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, not {lr_schedule!r}")
-        if lr_schedule == "linear-warmup" and not max_epochs:
-            raise ValueError("lr_schedule 'linear-warmup' needs max_epochs: it decays to 0 at the last epoch")
-        if aux_sentence_weighting is not None and aux_sentence_weighting < 0:
-            raise ValueError(f"aux_sentence_weighting (the exponent d) must be >= 0 or None, got {aux_sentence_weighting}")
-        if not 0.0 <= warmup_fraction < 1.0:
-            raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        problems = training_problems(settings)
+        if problems:
+            raise ValueError(f"{problems[0][1]}. {problems[0][2]}")
         self._prepare_store(progress)
         return _Run(self, target, aux, schedule or SingleTask(), Path(base_path), settings).execute()
 
