@@ -157,12 +157,33 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_model(path: Path):
+    """A saved tagger, or a one-line error naming the file: a folder, an empty, truncated or foreign file."""
+    import pickle
+
+    from flair_munch.models import MultiHeadTagger
+
+    path = Path(path)
+    fix = "Give a run's final-model.pt (e.g. OUTPUT/runs/<run id>/final-model.pt)."
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a model file. {fix}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file. {fix}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the model file is empty (an interrupted copy?). {fix}")
+    try:
+        return MultiHeadTagger.load(path)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, TypeError, AttributeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path}: not a readable flair-munch model ({type(error).__name__}: {reason[:120]}). "
+                         f"{fix}") from None
+
+
 def _predict(args: argparse.Namespace) -> int:
     from flair_munch.corpora import write_conll
-    from flair_munch.models import MultiHeadTagger
     from flair_munch.tagging import tag_file
 
-    model = MultiHeadTagger.load(args.model)
+    model = load_model(args.model)
     rows = tag_file(model, args.file, head=args.head, mini_batch_size=args.batch_size)
     if args.out:
         write_conll(args.out, rows)
@@ -192,11 +213,10 @@ def _rank_aux(args: argparse.Namespace) -> int:
 
 
 def _uncertain(args: argparse.Namespace) -> int:
-    from flair_munch.models import MultiHeadTagger
     from flair_munch.models.marginals import rank_by_uncertainty, write_uncertainty_conll
     from flair_munch.tagging import read_sentences
 
-    model = MultiHeadTagger.load(args.model)
+    model = load_model(args.model)
     if args.head not in model.heads:
         raise KeyError(f"unknown head {args.head!r}; the model's heads are {model.head_names}")
     rows = rank_by_uncertainty(model, read_sentences(args.file, model.tag_type), head=args.head, reduce=args.reduce,
@@ -351,6 +371,13 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"flair-munch: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as error:  # no permission, a folder where a file belongs, a full disk
+        if args.verbose:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"flair-munch: error: {where}{error.strerror or error}. Check the path, its type (file or folder) "
+              "and its permissions.", file=sys.stderr)
         return 2
 
 

@@ -13,11 +13,21 @@ from flair_munch.corpora.spans import span_tags
 
 def _is_conll(path: Path) -> bool:
     """A file whose non-blank lines hold tab-separated columns is CoNLL; anything else is raw text."""
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                return "\t" in line
+    for line in _text(path).splitlines():
+        if line.strip():
+            return "\t" in line
     return False
+
+
+def _text(path: Path) -> str:
+    """The input file as UTF-8 text; other encodings fail naming the file, line and what to do."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {line}: bytes are not UTF-8 (byte {data[error.start]:#04x}). Re-encode the "
+                         "file as UTF-8, e.g. `iconv -f latin1 -t utf-8`.") from None
 
 
 def tag_file(model, path: Union[str, Path], head: str, mini_batch_size: int = 32) -> list[list[tuple[str, ...]]]:
@@ -44,5 +54,5 @@ def read_sentences(path: Union[str, Path], label_type: str = "ner") -> list[Sent
     if _is_conll(path):
         return to_flair_sentences(read_conll(path, max_length=None).sentences, label_type)
     splitter = NoSentenceSplitter(tokenizer=SegtokTokenizer())
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line.strip() for line in _text(path).splitlines() if line.strip()]
     return [splitter.split(line)[0] for line in lines]

@@ -129,3 +129,71 @@ def test_train_refuses_the_same_values_before_loading_anything(tmp_path):
     problems = training_problems({"max_grad_norm": -1, "max_epochs": 0, "learning_rate": 0.1})
     assert [key for key, _, _ in problems] == ["max_epochs", "max_grad_norm"]
     assert training_problems({"max_grad_norm": None, "aux_sentence_weighting": None, "optimizer": "AdamW"}) == []
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    """A real saved one-head model (one-hot embeddings: tiny and quick)."""
+    import flair
+    from flair.data import MultiCorpus
+    from flair.embeddings import OneHotEmbeddings
+
+    from flair_munch.corpora import load_corpus
+    from flair_munch.models import MultiHeadTagger
+
+    corpus = load_corpus("ncbi-disease", samples=True, train_size=20, seed=1)
+    flair.set_seed(1)
+    embeddings = OneHotEmbeddings.from_corpus(MultiCorpus([corpus]), embedding_length=4, min_freq=1)
+    path = tmp_path_factory.mktemp("model") / "final-model.pt"
+    MultiHeadTagger.from_corpora(embeddings, [corpus], hidden_size=4).save(path)
+    return path
+
+
+def _model_cases(tmp_path, saved_model):
+    """(id, argv, words) for bad models, inputs and outputs of predict and uncertain."""
+    import torch
+
+    text = tmp_path / "input.txt"
+    text.write_text("Aspirin causes ulcers .\n")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "random.pt").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "truncated.pt").write_bytes(saved_model.read_bytes()[:2000])
+    torch.save({"weights": [1, 2]}, tmp_path / "dict.pt")
+    (tmp_path / "latin1.txt").write_bytes("Caf\u00e9 au lait .\n".encode("latin-1"))
+    (tmp_path / "folder").mkdir()
+    head = ["--head", "ncbi-disease"]
+    return [
+        ("model-is-a-folder", ["predict", str(tmp_path / "folder"), *head, str(text)], ["is a folder", "final-model.pt"]),
+        ("model-missing", ["predict", str(tmp_path / "none.pt"), *head, str(text)], ["no such model file"]),
+        ("model-empty", ["predict", str(tmp_path / "empty.pt"), *head, str(text)], ["empty.pt", "is empty"]),
+        ("model-random-bytes", ["predict", str(tmp_path / "random.pt"), *head, str(text)],
+         ["random.pt", "not a readable flair-munch model"]),
+        ("model-truncated", ["predict", str(tmp_path / "truncated.pt"), *head, str(text)],
+         ["truncated.pt", "not a readable flair-munch model"]),
+        ("model-is-a-plain-dict", ["predict", str(tmp_path / "dict.pt"), *head, str(text)],
+         ["dict.pt", "not a readable flair-munch model"]),
+        ("uncertain-model-random-bytes", ["uncertain", str(tmp_path / "random.pt"), str(text), *head],
+         ["random.pt", "not a readable flair-munch model"]),
+        ("input-is-a-folder", ["predict", str(saved_model), *head, str(tmp_path / "folder")],
+         ["folder", "Is a directory"]),
+        ("input-latin-1", ["predict", str(saved_model), *head, str(tmp_path / "latin1.txt")],
+         ["latin1.txt, line 1", "not UTF-8", "iconv"]),
+        ("out-is-a-folder", ["predict", str(saved_model), *head, str(text), "--out", str(tmp_path / "folder")],
+         ["folder", "Is a directory"]),
+        ("unknown-head", ["predict", str(saved_model), "--head", "s800", str(text)], ["unknown head 's800'"]),
+    ]
+
+
+MODEL_CASE_IDS = ["model-is-a-folder", "model-missing", "model-empty", "model-random-bytes", "model-truncated",
+                  "model-is-a-plain-dict", "uncertain-model-random-bytes", "input-is-a-folder", "input-latin-1",
+                  "out-is-a-folder", "unknown-head"]
+
+
+@pytest.mark.parametrize("case", MODEL_CASE_IDS)
+def test_a_bad_model_input_or_output_path_is_one_clear_line_and_exit_2(tmp_path, capsys, saved_model, case):
+    _, argv, words = next(c for c in _model_cases(tmp_path, saved_model) if c[0] == case)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("flair-munch: error:") and "\n" not in err and "Traceback" not in err, err
+    for word in words:
+        assert word in err, (word, err)
