@@ -197,3 +197,32 @@ def test_a_bad_model_input_or_output_path_is_one_clear_line_and_exit_2(tmp_path,
     assert err.startswith("flair-munch: error:") and "\n" not in err and "Traceback" not in err, err
     for word in words:
         assert word in err, (word, err)
+
+
+def test_study_paths_and_corpora_that_cannot_work_are_one_clear_line(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(RECIPE.format(out=tmp_path / "a-file", key="patience", value="4", hidden_size="16",
+                                    learning_rate="[0.1]"))
+    cases = [
+        (["run", str(recipe), "--dry-run"], ["recipe.yaml:2: output_dir:", "is a file, not a folder"]),
+        (["run", str(tmp_path)], ["is a folder, not a recipe file"]),
+        (["report", str(tmp_path)], ["no results.jsonl", "not a study folder"]),
+    ]
+    for argv, words in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("flair-munch: error:") and "\n" not in err, err
+        assert all(word in err for word in words), (words, err)
+
+
+def test_a_corpus_without_entities_in_train_is_refused_naming_it(tmp_path):
+    from flair.embeddings import OneHotEmbeddings
+
+    from flair_munch.corpora import load_corpus
+    from flair_munch.models import MultiHeadTagger
+
+    folder = corpus_folder(tmp_path, b"a\tO\nb\tO\n")
+    corpus = load_corpus(str(folder))
+    with pytest.raises(ValueError, match=r"corpus MyCorpus \(.*MyCorpus\) has no 'ner' entity in its train split"):
+        MultiHeadTagger.from_corpora(OneHotEmbeddings.from_corpus(corpus), [corpus])

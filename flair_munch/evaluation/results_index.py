@@ -21,6 +21,9 @@ def read_results(study_dir: Union[str, Path]) -> list[dict]:
     path = Path(study_dir)
     if path.is_dir():
         path = path / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{study_dir}: no {RESULTS_FILE}: not a study folder, or no run of it has finished "
+                                "yet. Give a recipe's output_dir after `flair-munch run RECIPE`.")
     lines = path.read_text(encoding="utf-8").split("\n")
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip()]
     records = []

@@ -118,6 +118,12 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
             named = OrderedDict((corpus.name, corpus) for corpus in corpora)
             if len(named) != len(corpora):
                 raise ValueError(f"corpus names must be unique to name the heads, got {[c.name for c in corpora]}")
+        missing = [name for name, corpus in named.items()
+                   if not any(s.get_labels(tag_type) for s in (corpus.train or []))]
+        if missing:
+            where = [f"{name} ({getattr(named[name], 'path', '') or 'in memory'})" for name in missing]
+            raise ValueError(f"corpus {', '.join(where)} has no '{tag_type}' entity in its train split: a head needs "
+                             "B-/I- tags to learn from. Check the tag column, or leave the corpus out.")
         dictionaries = {name: corpus.make_label_dictionary(tag_type, add_unk=False) for name, corpus in named.items()}
         entity_types = {name: getattr(corpus, "entity_type", None) for name, corpus in named.items()}
         return cls(embeddings, dictionaries, tag_type=tag_type, entity_types=entity_types, **kwargs)

@@ -211,6 +211,9 @@ def load_recipe(path: Union[str, Path], overrides: Sequence[str] = ()) -> Recipe
         overrides: ``--set`` strings such as ``training.max_epochs=3`` or ``seeds=[1,2]``.
     """
     file = str(path)
+    if Path(path).is_dir():
+        raise FileNotFoundError(f"recipe {file} is a folder, not a recipe file: give a YAML file such as "
+                                "recipes/quickstart.yaml")
     if not Path(path).is_file():
         raise FileNotFoundError(f"recipe {file} does not exist")
     data, locations = _compose(Path(path).read_text(encoding="utf-8"), file)
@@ -311,6 +314,10 @@ def _validate(data: dict, check: _Checker) -> Recipe:
             check.error(("mix_percent",), f"expected percentages between 0 and 1000, got {mixes!r}",
                         "Write e.g. `mix_percent: [0, 10, 30, 50]`.")
     mix_from = _references(top["mix_from"], ("mix_from",), names, check) if top.get("mix_from") else None
+    output_dir = top.get("output_dir")
+    if isinstance(output_dir, str) and Path(output_dir).exists() and not Path(output_dir).is_dir():
+        check.error(("output_dir",), f"{output_dir} is a file, not a folder",
+                    "Give a folder for the study's runs and results (it is created if missing).")
     embeddings = top.get("embeddings", "default")
     if embeddings == [] or embeddings == "":
         check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
