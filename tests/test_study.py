@@ -233,3 +233,38 @@ def test_attention_fusion_with_sentence_weights_runs_from_a_recipe(tmp_path, sco
     target = load_recipe(path).load_corpora("ncbi-disease", ["s800"])[0]
     scores_as_recorded(records[0]["run_dir"], {"dev": target.dev, "test": target.test}, "ncbi-disease")
     assert records[0]["test"] == metrics["test"]
+
+
+CONCURRENT = """\
+name: concurrent
+output_dir: {out}
+samples: true
+device: cpu
+model: {{hidden_size: 8}}
+corpora:
+  ncbi-disease: {{train_size: 30}}
+targets: [ncbi-disease]
+schedules: [single-task]
+grid:
+  learning_rate: [0.1, 0.05]
+  mini_batch_size: [16]
+training:
+  max_epochs: 2
+seeds: [1, 2]
+"""
+
+
+@pytest.mark.integration
+def test_two_runs_of_one_study_at_once_train_each_run_once(tmp_path):
+    recipe = tmp_path / "concurrent.yaml"
+    recipe.write_text(CONCURRENT.format(out=tmp_path / "study"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "flair_munch.cli", "run", str(recipe), "--no-progress"]
+    processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], [err[-2000:] for _, err in outputs]
+    trained = [line for _, err in outputs for line in err.splitlines() if "single-task epoch" in line]
+    assert len(trained) == 4 * 2  # 4 runs x 2 epochs, each trained by one of the two processes only
+    records = [json.loads(line) for line in (tmp_path / "study" / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and len({r["run_id"] for r in records}) == 4

@@ -1,10 +1,12 @@
 """A run's own folder: settings, epoch checkpoints, final outputs; every write atomic."""
 
+import fcntl
 import json
 import logging
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -75,6 +77,22 @@ class RunDirectory:
             log.warning("%s holds another run (id %s, not %s); it will be replaced", self.path, result.run_id, self.run_id)
             return None
         return result
+
+    @contextmanager
+    def lock(self):
+        """Held while this process works on the run: a second process on the same folder waits, then finds
+        the run finished and reuses it, so two ``flair-munch run`` on one study train each run once."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("%s is being trained by another process; waiting for it", self.path)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def failure(self) -> Optional[dict]:
         """What ``failed.json`` says of this exact run (same id), if it diverged earlier."""

@@ -251,6 +251,10 @@ class _Run:
     # --- the run ---
 
     def execute(self) -> TrainingResult:
+        with self.directory.lock():
+            return self._execute()
+
+    def _execute(self) -> TrainingResult:
         done = self.directory.finished()
         if done is not None:
             log.info("%s: finished run found in %s, reusing it", self.schedule.name, self.directory.path)
