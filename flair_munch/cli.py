@@ -190,6 +190,12 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"{sum(len(r) for r in rows)} tokens in {len(rows)} sentences tagged -> {args.out}")
     else:
         print("\n\n".join("\n".join("\t".join(row) for row in sentence) for sentence in rows))
+    if rows and rows[0] and len(rows[0][0]) == 3:  # CoNLL input with gold tags: score it as evaluate does
+        from flair_munch.evaluation import span_scores
+
+        scores = span_scores([[g for _, g, _ in s] for s in rows], [[p for _, _, p in s] for s in rows])
+        print(f"exact-span micro P {scores.precision:.4f} R {scores.recall:.4f} F1 {scores.f1:.4f} "
+              f"({int(scores.support)} gold entities)", file=sys.stderr if not args.out else sys.stdout)
     return 0
 
 

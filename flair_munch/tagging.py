@@ -30,19 +30,28 @@ def _text(path: Path) -> str:
                          "file as UTF-8, e.g. `iconv -f latin1 -t utf-8`.") from None
 
 
-def tag_file(model, path: Union[str, Path], head: str, mini_batch_size: int = 32) -> list[list[tuple[str, ...]]]:
+MAX_PREDICT_LENGTH = 512
+"""Longer input sentences are tagged in pieces of this many tokens (as training splits long sentences)."""
+
+
+def tag_file(model, path: Union[str, Path], head: str, mini_batch_size: int = 32,
+             max_length: int = MAX_PREDICT_LENGTH) -> list[list[tuple[str, ...]]]:
     """Rows per sentence: ``(token, predicted)`` for raw text, ``(token, gold, predicted)`` for CoNLL input.
 
-    Raw text is tokenized with Flair's default tokenizer (segtok), one sentence per line.
+    Raw text is tokenized with Flair's default tokenizer (segtok), one sentence per line. A sentence
+    longer than ``max_length`` tokens is tagged in consecutive pieces whose tags are joined back, so
+    one huge line costs what its pieces cost (an unsplit 5000-token line took minutes).
     """
     if head not in model.heads:
         raise KeyError(f"unknown head {head!r}; the model's heads are {model.head_names}")
     sentences = read_sentences(path, model.tag_type)
     gold = [span_tags(s, model.tag_type, "BIO") for s in sentences] if _is_conll(Path(path)) else None
-    model.predict(sentences, head=head, mini_batch_size=mini_batch_size)
+    pieces = [[Sentence([t.text for t in s][i : i + max_length]) for i in range(0, len(s), max_length)]
+              for s in sentences]
+    model.predict([piece for parts in pieces for piece in parts], head=head, mini_batch_size=mini_batch_size)
     rows = []
     for i, sentence in enumerate(sentences):
-        predicted = span_tags(sentence, model.tag_type, "BIO")
+        predicted = [tag for piece in pieces[i] for tag in span_tags(piece, model.tag_type, "BIO")]
         tokens = [token.text for token in sentence]
         rows.append(list(zip(tokens, gold[i], predicted)) if gold else list(zip(tokens, predicted)))
     return rows

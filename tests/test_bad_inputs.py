@@ -226,3 +226,26 @@ def test_a_corpus_without_entities_in_train_is_refused_naming_it(tmp_path):
     corpus = load_corpus(str(folder))
     with pytest.raises(ValueError, match=r"corpus MyCorpus \(.*MyCorpus\) has no 'ner' entity in its train split"):
         MultiHeadTagger.from_corpora(OneHotEmbeddings.from_corpus(corpus), [corpus])
+
+
+def test_predict_tags_a_huge_line_in_pieces_and_scores_gold_input(tmp_path, capsys, saved_model, monkeypatch):
+    from flair_munch.models import MultiHeadTagger
+
+    seen = []
+    predict = MultiHeadTagger.predict
+    monkeypatch.setattr(MultiHeadTagger, "predict", lambda self, sentences, **kw: (
+        seen.extend(len(s) for s in sentences), predict(self, sentences, **kw))[1])
+    huge = tmp_path / "huge.txt"
+    huge.write_text(" ".join(["aspirin", "causes", "ulcers"] * 400) + "\n")  # one line of 1200 tokens
+    assert main(["predict", str(saved_model), "--head", "ncbi-disease", str(huge), "--out", str(tmp_path / "o")]) == 0
+    assert seen == [512, 512, 176]
+    rows = [line for line in (tmp_path / "o").read_text().splitlines() if line.strip()]
+    assert len(rows) == 1200 and rows[0].startswith("aspirin\t") and rows[-1].startswith("ulcers\t")
+
+    gold = tmp_path / "gold.conll"
+    gold.write_text("Aspirin\tB-Disease\ncauses\tO\nulcers\tB-Disease\n\n")
+    capsys.readouterr()
+    assert main(["predict", str(saved_model), "--head", "ncbi-disease", str(gold)]) == 0
+    captured = capsys.readouterr()
+    assert "exact-span micro P" in captured.err and "(2 gold entities)" in captured.err
+    assert captured.out.count("\t") == 6  # stdout stays clean CoNLL: token, gold, predicted

@@ -147,3 +147,14 @@ def test_paired_bootstrap_identical_predictions_are_noise():
     gold = [["B-X", "I-X", "O"], ["O", "B-Y"]] * 5
     result = paired_bootstrap(gold, gold, gold, n=200)
     assert result["difference"] == 0.0 and result["within_noise"] is True
+
+
+def test_paired_bootstrap_p_is_two_sided():
+    """A clearly worse system gets as small a p as a clearly better one (not p = 1, as a one-sided p would)."""
+    gold = [["B-X", "O"], ["O", "B-X"]] * 20
+    none = [["O", "O"]] * 40
+    better = paired_bootstrap(gold, gold, none, n=300)
+    worse = paired_bootstrap(gold, none, gold, n=300)
+    assert better["ci_low"] > 0 and worse["ci_high"] < 0
+    assert better["p"] == worse["p"] == 0.0
+    assert paired_bootstrap(gold, gold, gold, n=50)["p"] == 1.0

@@ -178,7 +178,7 @@ def _num(value, spec: str = ".2f") -> str:
 
 def _significance_markdown(rows: list[dict]) -> str:
     header = ("| schedule | target | baseline | seeds | ΔF1 vs baseline (mean ± sd) | t-test p | Wilcoxon p "
-              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p | within noise | shared updates | head updates |")
+              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | shared updates | head updates |")
     lines = [header, "|---" * 13 + "|"]
     for r in rows:
         diff = DASH if r.get("diff_mean") is None else f"{r['diff_mean']:+.2f}" + (

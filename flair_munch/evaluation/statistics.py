@@ -73,7 +73,8 @@ def paired_bootstrap(
     """Paired bootstrap of the span-F1 difference ``a - b`` over test sentences.
 
     Both systems are scored on the SAME resampled sentences, so only the test-set sampling noise is
-    measured. ``p`` is one-sided (the fraction of resamples where a is not better than b);
+    measured. ``p`` is two-sided: twice the smaller fraction of resamples on either side of 0 (at
+    most 1), so an interval entirely below 0 gives a small p, as one entirely above does;
     ``within_noise`` means the 95% interval contains 0.
     """
     if not gold:
@@ -97,7 +98,7 @@ def paired_bootstrap(
         "mean": float(diffs.mean()),
         "ci_low": low,
         "ci_high": high,
-        "p": float(np.mean(diffs <= 0)),
+        "p": float(min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))),
         "within_noise": bool(low <= 0.0 <= high),
         "f1_a": f1_a,
         "f1_b": f1_b,
