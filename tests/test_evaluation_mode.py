@@ -1,4 +1,4 @@
-"""Scores are computed without dropout, reproduce from the saved model, and diverged runs never count as done."""
+"""Scores are computed without dropout and reproduce from the saved model; diverged runs never count as done."""
 
 import json
 import math
@@ -194,3 +194,15 @@ def test_a_study_records_diverged_runs_as_failed_and_keeps_its_index_strict_json
         strict_json(path.read_text())
     assert main(["run", str(recipe), "--dry-run"]) == 0
     assert "2 of 4 runs done, 2 failed (0 to run)" in capsys.readouterr().out
+
+
+def test_aux_corpora_without_a_schedule_are_warned_about(tiny, tmp_path, caplog):
+    trainer = AuxiliaryTrainer(make_model(tiny), tiny)
+    with caplog.at_level("WARNING", logger="flair_munch"):
+        trainer.train(T, [CHEM], base_path=tmp_path / "run", max_epochs=1, mini_batch_size=16, progress=False)
+    assert "auxiliary corpora ['bc5cdr-chem'] are given without a schedule" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="flair_munch"):
+        trainer.train(T, [CHEM], SingleTask(), base_path=tmp_path / "explicit", max_epochs=1, mini_batch_size=16,
+                      progress=False)
+    assert "without a schedule" not in caplog.text

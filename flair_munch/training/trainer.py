@@ -142,6 +142,9 @@ class AuxiliaryTrainer(Pluggable):
         settings = {k: v for k, v in locals().items() if k not in ("self", "target", "aux", "schedule", "base_path")}
         if target not in self.corpora:
             raise KeyError(f"unknown target {target!r}; the trainer has corpora {list(self.corpora)}")
+        if schedule is None and aux:
+            log.warning("%s: auxiliary corpora %s are given without a schedule; the default, SingleTask, uses "
+                        "none of them: pass one that does, e.g. SingleAux() or MunchIter()", target, list(aux))
         aux = [name for name in self.corpora if name != target] if aux is None else list(aux)
         unknown = [name for name in aux if name not in self.corpora or name == target]
         if unknown:
