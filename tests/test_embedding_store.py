@@ -18,7 +18,7 @@ from flair.data import Sentence
 from flair_munch.cli import main
 from flair_munch.corpora import load_corpus
 from flair_munch.embeddings import load_embeddings
-from flair_munch.embeddings.store import EmbeddingStore, EmbeddingStoreError
+from flair_munch.embeddings.store import EmbeddingStore, EmbeddingStoreError, sentence_key
 from flair_munch.models import MultiHeadTagger
 from flair_munch.models.multi_head_tagger import token_matrix
 from flair_munch.training import AuxiliaryTrainer
@@ -224,3 +224,33 @@ def test_cli_caches_a_recipe_once(tmp_path, capsys):
     assert main(["embeddings", "cache", str(recipe), "--set", "embedding_store=off"]) == 2
     assert "turns the embedding store off" in capsys.readouterr().err
     assert Path(tmp_path / "store").is_dir()
+
+
+SHARDED_BUILD = BUILD.replace("batch_size=16)", "batch_size=16, shard_sentences=200)")
+
+
+@pytest.mark.integration
+def test_build_killed_after_some_shards_keeps_them_and_embeds_only_the_rest(default_embeddings, tmp_path):
+    root = tmp_path / "store"
+    process = subprocess.Popen([sys.executable, "-c", SHARDED_BUILD, str(root)],
+                               env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        manifests = list(root.glob("*/manifest.json"))
+        if manifests and len(json.loads(manifests[0].read_text())["shards"]) >= 2:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    store = EmbeddingStore(default_embeddings, root=root, shard_sentences=200)
+    kept = len(store)
+    assert kept >= 400 and kept % 200 == 0  # whole shards only, never a half-written one
+    names = ["ncbi-disease", "bc5cdr-disease", "bc5cdr-chem", "bc2gm", "jnlpba", "linnaeus", "s800"]
+    sentences = [s for n in names for split in ("train", "dev", "test") for s in getattr(load_corpus(n, samples=True), split)]
+    report = store.ensure(sentences, progress=False)
+    assert report.hits >= kept and report.embedded == len({sentence_key(s) for s in sentences if len(s)}) - kept
+    assert not list(root.glob("*/*.partial"))
+    sample = sentences[:3] + sentences[-3:]
+    assert all(torch.equal(torch.from_numpy(store.vectors(s).copy()), v) for s, v in zip(sample, fresh(default_embeddings, sample)))

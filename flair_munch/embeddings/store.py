@@ -118,7 +118,7 @@ class EmbeddingStore:
     """
 
     def __init__(self, embeddings: TokenEmbeddings, root: Union[str, Path, None] = None, dtype: str = "float32",
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64, shard_sentences: int = 2000) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, not {dtype!r}")
         if not is_frozen(embeddings):
@@ -126,6 +126,7 @@ class EmbeddingStore:
         self.embeddings = embeddings
         self.dtype = dtype
         self.batch_size = batch_size
+        self.shard_sentences = shard_sentences  # a build commits a shard this often: a kill loses at most one
         self.fingerprint = embeddings_fingerprint(embeddings)
         digest = hashlib.sha1(json.dumps(self.fingerprint, sort_keys=True).encode("utf-8")).hexdigest()[:16]
         self.path = Path(root or default_store_root()) / f"{digest}-{dtype}"
@@ -189,7 +190,12 @@ class EmbeddingStore:
         return tokens * self.dim * np.dtype(DTYPES[self.dtype]).itemsize
 
     def ensure(self, sentences: Iterable[Sentence], progress: bool = True) -> BuildReport:
-        """Embeds and stores every sentence not stored yet (one new shard); returns hit counts."""
+        """Embeds and stores every sentence not stored yet; returns hit counts.
+
+        New sentences are written in shards of ``shard_sentences``, each committed to the manifest when
+        it is complete, so a build that is killed keeps its finished shards and the next ``ensure``
+        embeds only the rest.
+        """
         start = time.time()
         sentences = [s for s in sentences if len(s) > 0]
         missing: dict[bytes, Sentence] = {}
@@ -214,11 +220,18 @@ class EmbeddingStore:
                 f"the embedding store needs {size / 1e9:.2f} GB in {self.path} but only {free / 1e9:.2f} GB are free: "
                 "free disk space, point FLAIR_MUNCH_CACHE (or the recipe's embedding_store) elsewhere, use "
                 "dtype float16 (half the size), or turn the store off")
-        self._write_shard(list(missing.items()), tokens, progress)
+        items = sorted(missing.items(), key=lambda item: len(item[1]))  # similar lengths embed faster
+        bar = tqdm(total=len(items), desc="embedding store", unit="sent", disable=not progress)
+        for first in range(0, len(items), self.shard_sentences):
+            chunk = items[first : first + self.shard_sentences]
+            self._write_shard(chunk, sum(len(s) for _, s in chunk), bar)
+            log.info("embedding store %s: %d of %d new sentences stored (%.0f s)", self.path,
+                     min(first + self.shard_sentences, len(items)), len(items), time.time() - start)
+        bar.close()
         written = len(missing)
         return BuildReport(len(sentences), hits, written, tokens, size, time.time() - start)
 
-    def _write_shard(self, items: list[tuple[bytes, Sentence]], tokens: int, progress: bool) -> None:
+    def _write_shard(self, items: list[tuple[bytes, Sentence]], tokens: int, bar) -> None:
         from flair_munch.models.multi_head_tagger import token_matrix
 
         self._remove_leftovers()
@@ -235,7 +248,6 @@ class EmbeddingStore:
         names = self.embeddings.get_names()
         building = open(self.path / f"{name}.building", "w")  # held while this process builds the shard
         fcntl.flock(building, fcntl.LOCK_EX)
-        bar = tqdm(total=len(items), desc="embedding store", unit="sent", disable=not progress)
         with evaluation_mode(self.embeddings):
             for first in range(0, len(order), self.batch_size):
                 chunk = [items[i][1] for i in order[first : first + self.batch_size]]
@@ -245,7 +257,6 @@ class EmbeddingStore:
                     array[offsets[row] : offsets[row + 1]] = token_matrix(sentence, names).cpu().numpy()
                     sentence.clear_embeddings(names)
                 bar.update(len(chunk))
-        bar.close()
         array.flush()
         del array
         # raw bytes, not numpy's "S16", which drops trailing NUL bytes of a key
