@@ -242,3 +242,41 @@ def test_shipped_recipes_are_valid(name):
 
     recipe = load_recipe(Path(__file__).parents[1] / "recipes" / f"{name}.yaml")
     assert recipe.runs()
+
+
+OWN = """\
+name: own
+output_dir: out
+corpora:
+  {key}: {options}
+  ncbi-disease: null
+targets: [{target}]
+schedules: [single-task]
+"""
+
+
+def test_a_folder_corpus_is_named_by_its_folder_and_read_relative_to_the_recipe(tmp_path, monkeypatch):
+    folder = tmp_path / "data" / "MyCorpus"
+    folder.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.tsv").write_text("Aspirin\tB-Chemical\ncauses\tO\n\n")
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # relative paths are read from the recipe's folder, not from here
+    ids = []
+    for key, target in (("../data/MyCorpus", "MyCorpus"), (str(folder), str(folder)), ("MyCorpus", "MyCorpus")):
+        if key == "MyCorpus":
+            monkeypatch.setenv("FLAIR_MUNCH_DATA", str(tmp_path / "data"))  # a folder inside the data dir, by name
+        path = tmp_path / "recipes" / "own.yaml"
+        path.write_text(OWN.format(key=key, options="{train_size: 1}", target=target))
+        recipe = load_recipe(path)
+        assert list(recipe.corpora)[0] == "MyCorpus" and recipe.targets == ["MyCorpus"]
+        assert recipe.corpus_paths == {"MyCorpus": str(folder.resolve())}
+        assert recipe.load_corpora("MyCorpus", [])[0].name == "MyCorpus"
+        ids.append(recipe.runs()[0].run_id)
+    assert len(set(ids)) == 1  # however the path is spelled: one run id, no path in it
+    path.write_text(OWN.format(key="../data/MyCorpus", options="{name: mine}", target="mine"))
+    assert list(load_recipe(path).corpora)[0] == "mine"
+    path.write_text(OWN.format(key="../data/Nope", options="null", target="Nope"))
+    with pytest.raises(RecipeError, match="relative paths are read from the recipe's folder"):
+        load_recipe(path)

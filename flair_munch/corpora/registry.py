@@ -189,6 +189,14 @@ def resolve_corpus(
         if path.is_dir():
             find_split_files(path)
             return None, path
+        if len(path.parts) == 1 and not samples:  # a custom corpus folder inside the data dir, by its name
+            try:
+                inside = resolve_data_dir(data_dir) / path
+            except CorpusNotFoundError:
+                inside = None
+            if inside is not None and inside.is_dir():
+                find_split_files(inside)
+                return None, inside
         raise _unknown(text)
 
     if samples:

@@ -157,6 +157,7 @@ class Recipe:
     mix_percent: Optional[Union[float, list]] = None
     mix_source: str = "all"
     mix_from: Optional[list[str]] = None
+    corpus_paths: dict[str, str] = field(default_factory=dict)  # folder corpora: name -> folder (not in run ids)
     path: Optional[str] = None
     locations: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -225,13 +226,13 @@ class Recipe:
         from flair_munch.corpora import load_corpus, mix_corpora
 
         corpora = [
-            load_corpus(name, data_dir=self.data_dir, samples=self.samples, name=name,
+            load_corpus(self.corpus_paths.get(name, name), data_dir=self.data_dir, samples=self.samples, name=name,
                         **self.corpus_options(name, name == target, target_size))
             for name in (target, *aux)
         ]
         if mix_percent:
-            others = [load_corpus(name, data_dir=self.data_dir, samples=self.samples, name=name,
-                                  **self.corpus_options(name, False)) for name in self.mix_corpora_of(target)]
+            others = [load_corpus(self.corpus_paths.get(name, name), data_dir=self.data_dir, samples=self.samples,
+                                  name=name, **self.corpus_options(name, False)) for name in self.mix_corpora_of(target)]
             corpora[0] = mix_corpora(corpora[0], others, mix_percent, seed=self.corpora[target]["seed"],
                                      source=self.mix_source)
         return corpora

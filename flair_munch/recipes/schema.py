@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence, Union
 
 import yaml
 
-from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus
+from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus, resolve_data_dir
 from flair_munch.corpora.subsample import resolve_size
 from flair_munch.training.schedules import ORDERS, SCHEDULES, type_alternating_order
 from flair_munch.training.settings_check import training_problems
@@ -234,7 +234,7 @@ def check_data(recipe: Recipe) -> None:
     checker = _Checker(recipe.path or "<recipe>", recipe.locations)
     for name in recipe.corpora:
         try:
-            resolve_corpus(name, data_dir=recipe.data_dir, samples=recipe.samples)
+            resolve_corpus(recipe.corpus_paths.get(name, name), data_dir=recipe.data_dir, samples=recipe.samples)
         except CorpusNotFoundError as exc:
             checker.error(("corpora", name), "corpus not found", str(exc))
     checker.raise_if_any()
@@ -251,7 +251,7 @@ def _validate(data: dict, check: _Checker) -> Recipe:
             check.error((), f"missing required key `{key}`", f"Add `{key}:` (see the README's recipe example).")
     if "device" in top and not _DEVICE.match(top["device"]):
         check.error(("device",), f"unknown device {top['device']!r}", "Use auto, cpu, cuda or cuda:N.")
-    corpora, names = _corpora(top.get("corpora") or {}, check)
+    corpora, names, corpus_paths = _corpora(top.get("corpora") or {}, check, top.get("data_dir"))
     targets = _references(top.get("targets", []), ("targets",), names, check)
     if "targets" in top and not targets:
         check.error(("targets",), "no target corpus", "List at least one key of `corpora`.")
@@ -329,7 +329,8 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                   embedding_store={True: "auto", False: "off"}.get(top.get("embedding_store", "auto"),
                                                                    top.get("embedding_store", "auto")),
                   embedding_store_dtype=top.get("embedding_store_dtype", "float32"),
-                  mix_percent=top.get("mix_percent"), mix_source=top.get("mix_source", "all"), mix_from=mix_from)
+                  mix_percent=top.get("mix_percent"), mix_source=top.get("mix_source", "all"), mix_from=mix_from,
+                  corpus_paths=corpus_paths)
 
 
 def _model(section: Any, check: _Checker) -> tuple[dict, dict]:
@@ -351,22 +352,48 @@ def _model(section: Any, check: _Checker) -> tuple[dict, dict]:
     return {"type": kind, **model}, keys
 
 
-def _corpora(section: dict, check: _Checker) -> tuple[dict[str, dict], dict[str, str]]:
-    """Normalised ``{name: load_corpus options}`` and a map from every spelling used to the name."""
-    corpora, names = {}, {}
+def _folder(key: str, recipe_dir: Path, data_dir: Optional[str]) -> Optional[Path]:
+    """A custom corpus folder: a path (relative to the recipe's folder), or a folder name inside the data dir."""
+    given = Path(key).expanduser()
+    candidates = [given] if given.is_absolute() else [recipe_dir / given]
+    if len(given.parts) == 1:
+        try:
+            candidates.append(resolve_data_dir(data_dir) / given)
+        except CorpusNotFoundError:
+            pass
+    return next((c.resolve() for c in candidates if c.is_dir()), None)
+
+
+def _corpora(section: dict, check: _Checker, data_dir: Optional[str] = None
+             ) -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
+    """Normalised ``{name: load_corpus options}``, a map from every spelling used to the name, and the folders.
+
+    A custom corpus is named by its ``name:`` option, else its folder's name: the same name as
+    ``load_corpus(folder)`` gives it, whatever the spelling of its path, so heads, report columns,
+    file names and run ids never hold a path.
+    """
+    corpora, names, folders = {}, {}, {}
     valid = sorted(REGISTRY)
+    recipe_dir = Path(check.file).resolve().parent if check.file and Path(check.file).is_file() else Path.cwd()
     for key, options in section.items():
         path = ("corpora", key)
         info = lookup(key) if isinstance(key, str) else None
-        if info is None and not (isinstance(key, str) and Path(key).expanduser().is_dir()):
+        folder = _folder(key, recipe_dir, data_dir) if info is None and isinstance(key, str) else None
+        if info is None and folder is None:
             near = difflib.get_close_matches(str(key).lower(), valid, n=3, cutoff=0.5)
             hint = f"Did you mean {', '.join(f'`{n}`' for n in near)}? " if near else ""
             check.error(path, f"unknown corpus `{key}`: not a registered name and not an existing folder",
-                        hint + f"Valid names: {', '.join(valid)}; or give the path of a folder with train/dev/test.tsv.")
+                        hint + f"Valid names: {', '.join(valid)}; or give the path of a folder with train/dev/test.tsv "
+                        f"(relative paths are read from the recipe's folder, {recipe_dir}), or the name of such a "
+                        "folder inside the data dir.")
             continue
-        name = info.name if info else key
+        options = dict(options) if isinstance(options, dict) else options
+        explicit = options.pop("name", None) if isinstance(options, dict) else None
+        name = info.name if info else str(explicit or folder.name)
+        if info is None:
+            folders[name] = str(folder)
         if name in corpora:
-            check.error(path, f"corpus `{name}` is listed twice", "Keep one entry.")
+            check.error(path, f"corpus `{name}` is listed twice", "Keep one entry (or give one a `name:`).")
         given = check.mapping(options, path, CORPUS_KEYS, "corpus options (load_corpus arguments)")
         if given.get("train_size") is not None:
             try:
@@ -378,7 +405,7 @@ def _corpora(section: dict, check: _Checker) -> tuple[dict[str, dict], dict[str,
         corpora[name] = {k: d for k, (_, d) in CORPUS_KEYS.items()} | given
         names[key] = names[name] = name
         check.locations.setdefault(("corpora", name), check.locations.get(path))
-    return corpora, names
+    return corpora, names, folders
 
 
 def _references(items: Any, path: KeyPath, names: dict[str, str], check: _Checker) -> list[str]:
