@@ -249,3 +249,19 @@ def test_predict_tags_a_huge_line_in_pieces_and_scores_gold_input(tmp_path, caps
     captured = capsys.readouterr()
     assert "exact-span micro P" in captured.err and "(2 gold entities)" in captured.err
     assert captured.out.count("\t") == 6  # stdout stays clean CoNLL: token, gold, predicted
+
+
+def test_an_unreadable_file_is_one_clear_line_naming_it(tmp_path, capsys, monkeypatch):
+    """As root every file is readable, so the OS's refusal is simulated where the reader opens the file."""
+    import flair_munch.corpora.conll as conll
+
+    folder = corpus_folder(tmp_path, GOOD)
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(conll, "_decode_lines", refuse)
+    assert main(["corpus", "stats", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"flair-munch: error: {folder / 'train.tsv'}: Permission denied.") and "\n" not in err
+    assert "permissions" in err
