@@ -79,13 +79,14 @@ def one_target(target_name: str, args, embeddings, store) -> dict:
     for name in ("munch-iter similarity", "munch-stack similarity"):
         runs[name]["own_seconds"] = runs[name]["seconds"]
     dev = [single_aux[name]["dev"] for name in candidates]
+    ranked = len(set(dev)) > 1  # every SingleAux dev F1 equal (e.g. all 0): no dev-sorted ranking to agree with
     rho = {label: stats.spearmanr([{r.name: r.combined for r in rows}[name] for name in candidates], dev).statistic
-           for label, rows in (("counts", ranking), ("counts+embedding", with_embeddings))}
-    best = max(candidates, key=lambda name: single_aux[name]["dev"])
+           if ranked else None for label, rows in (("counts", ranking), ("counts+embedding", with_embeddings))}
+    best = max(candidates, key=lambda name: single_aux[name]["dev"]) if ranked else None
     return {"target": target_name, "sizes": (len(target.train), len(aux[0].train), len(target.dev)),
             "ranking": [r.name for r in ranking], "ranking_embedding": [r.name for r in with_embeddings],
             "dev_sorted": sorted(candidates, key=lambda name: -single_aux[name]["dev"]), "rho": rho,
-            "top1": ranking[0].name == best, "top1_embedding": with_embeddings[0].name == best,
+            "top1": best and ranking[0].name == best, "top1_embedding": best and with_embeddings[0].name == best,
             "rank_seconds": rank_seconds, "rank_embedding_seconds": embed_seconds, "single_aux": single_aux,
             "sub_seconds": sub_seconds, "runs": runs}
 
@@ -123,14 +124,20 @@ def main():
         "| target | dev-sorted (SingleAux dev F1) | similarity order | Spearman rho | top-1 same | "
         "rho with embedding | top-1 same |", "|---|---|---|---|---|---|---|",
     ]
+    def cell(value, fmt):
+        return "undefined (all dev F1 equal)" if value is None else fmt(value)
+
     for r in results:
         dev_sorted = ", ".join(f"{n} ({r['single_aux'][n]['dev']:.3f})" for n in r["dev_sorted"])
-        lines.append(f"| {r['target']} | {dev_sorted} | {', '.join(r['ranking'])} | {r['rho']['counts']:.2f} | "
-                     f"{'yes' if r['top1'] else 'no'} | {r['rho']['counts+embedding']:.2f} | "
-                     f"{'yes' if r['top1_embedding'] else 'no'} |")
-    mean_rho = statistics.mean(r["rho"]["counts"] for r in results)
-    mean_rho_e = statistics.mean(r["rho"]["counts+embedding"] for r in results)
-    lines += ["", f"Mean Spearman rho: {mean_rho:.2f} (counts), {mean_rho_e:.2f} (with the embedding cosine).", "",
+        yes = (lambda v: "yes" if v else "no")
+        lines.append(f"| {r['target']} | {dev_sorted} | {', '.join(r['ranking'])} | "
+                     f"{cell(r['rho']['counts'], '{:.2f}'.format)} | {cell(r['top1'], yes)} | "
+                     f"{cell(r['rho']['counts+embedding'], '{:.2f}'.format)} | {cell(r['top1_embedding'], yes)} |")
+    defined = [r for r in results if r["rho"]["counts"] is not None]
+    mean_rho = statistics.mean(r["rho"]["counts"] for r in defined) if defined else float("nan")
+    mean_rho_e = statistics.mean(r["rho"]["counts+embedding"] for r in defined) if defined else float("nan")
+    lines += ["", f"Mean Spearman rho over the {len(defined)} targets with a dev-sorted ranking: {mean_rho:.2f} "
+              f"(counts), {mean_rho_e:.2f} (with the embedding cosine).", "",
               "## Target F1 and compute", "",
               "Compute of an order: similarity = the ranking + the run; dev-sorted = every SingleAux run + the run.", "",
               "| target | schedule | order | test F1 | dev F1 | compute s | fraction of dev-sorted |",
