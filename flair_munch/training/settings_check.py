@@ -66,7 +66,4 @@ def training_problems(settings: dict) -> list[tuple[str, str, str]]:
     for key, (valid, problem, fix) in RULES.items():
         if key in settings and not valid(settings[key]):
             problems.append((key, f"{key} {problem}, got {settings[key]!r}", fix))
-    if settings.get("lr_schedule") == "linear-warmup" and "max_epochs" in settings and not settings["max_epochs"]:
-        problems.append(("max_epochs", "lr_schedule 'linear-warmup' needs max_epochs: it decays to 0 at the last epoch",
-                         "Set max_epochs, e.g. 20."))
     return problems

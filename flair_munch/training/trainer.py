@@ -28,7 +28,7 @@ from flair_munch.inference import evaluation_mode
 from flair_munch.models.tagging_head import LOSS_WEIGHT
 from flair_munch.training.batch_stream import BatchStream
 from flair_munch.training.convergence import AnnealOnTrainLoss
-from flair_munch.training.settings_check import FINAL_MODELS, LR_SCHEDULES, training_problems  # noqa: F401
+from flair_munch.training.settings_check import training_problems
 from flair_munch.training.divergence import TrainingDiverged, advice, divergence
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import RunDirectory
@@ -136,8 +136,8 @@ class AuxiliaryTrainer(Pluggable):
                 ``TrainingDiverged`` at once, since the same settings diverge the same way.
 
         Raises:
-            TrainingDiverged: the loss became NaN or infinite, or exploded (100x its first epoch); the run is
-                recorded as failed (``failed.json``), never as done.
+            TrainingDiverged: a batch's loss became NaN or infinite, or exploded (100x the corpus's first
+                batch); the run is recorded as failed (``failed.json``), never as done.
         """
         settings = {k: v for k, v in locals().items() if k not in ("self", "target", "aux", "schedule", "base_path")}
         if target not in self.corpora:
