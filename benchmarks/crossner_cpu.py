@@ -1,4 +1,4 @@
-"""Issue 7: the CrossNER comparison (recipes/crossner.yaml, SPEC 5) cut to CPU size, as a results table.
+"""Issue 7: the CrossNER comparison (recipes/crossner.yaml, docs/methods.md §5) cut to CPU size, as a results table.
 
 Runs the recipe with the CPU-sized overrides below (finished runs in --out are reused, so an
 interrupted table resumes), then writes the study's report tables to
@@ -40,7 +40,7 @@ def main():
     recipe = load_recipe(ROOT / "recipes" / "crossner.yaml", overrides)
     status = run_study(recipe, progress=False)
     paths = write_report(args.out)
-    minutes = sum(r.get("seconds") or 0 for r in read_results(args.out)) / 60
+    minutes = sum(r.seconds or 0 for r in read_results(args.out)) / 60
     header = [
         "# CrossNER, CPU-sized (recipes/crossner.yaml)", "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, flair {flair.__version__}. "

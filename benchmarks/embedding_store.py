@@ -357,7 +357,7 @@ def bucketing_benchmark(args) -> None:
     lines = [
         f"# Length bucketing: same results beyond seeds? ({args.embeddings} embeddings)", "",
         f"Machine: {machine()}. SingleTask on {args.target} cut to {len(target.train)} training sentences (full "
-        f"test), SGD lr 0.1, batch {args.batch_size}, {args.epochs} epochs, annealing as SPEC 1.3, embeddings from "
+        f"test), SGD lr 0.1, batch {args.batch_size}, {args.epochs} epochs, annealing as docs/methods.md §1.3, embeddings from "
         f"the store, seeds {args.seeds}; the only difference is `length_bucketing`.", "",
         "| length_bucketing | test F1 per seed | mean ± sd | epoch s (median) |", "|---|---|---|---|",
     ]

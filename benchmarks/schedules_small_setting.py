@@ -1,7 +1,7 @@
 """Target F1 of SingleTask, SingleAux, MUNCH-Iter and MUNCH-Stack on one small real setting.
 
 NCBI-disease cut to --train-size training sentences (full dev and test), two auxiliary corpora
-cut to --aux-size; the shipped offline embeddings; SGD lr 0.1, batch 32, annealing as SPEC 1.3
+cut to --aux-size; the shipped offline embeddings; SGD lr 0.1, batch 32, annealing as docs/methods.md §1.3
 with at most --max-epochs epochs per stage; final model evaluated; several seeds (model
 initialisation and batch order both follow the seed). Writes
 benchmarks/results/schedules_small_setting.md.

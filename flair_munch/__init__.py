@@ -16,6 +16,7 @@ from flair_munch.training import (  # noqa: E402
     SingleAuxBest,
     SingleTask,
     TrainingResult,
+    TrainingSettings,
     train,
     train_multi_corpus,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "SingleAuxBest",
     "SingleTask",
     "TrainingResult",
+    "TrainingSettings",
     "train",
     "BIOMEDICAL_CORPORA",
     "REGISTRY",

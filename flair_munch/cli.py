@@ -18,7 +18,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--samples",
         action="store_true",
-        help="use the small corpus samples shipped in resources/corpora instead of the full corpora",
+        help="use the small corpus samples shipped in flair_munch/resources/corpora instead of the full corpora",
     )
 
 
@@ -66,41 +66,43 @@ def _embeddings_build(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """One run, as a study runs it: the first corpus is the target, the others auxiliary, under ``--schedule``."""
     import flair
-
+    import yaml
     from flair_munch.corpora import load_corpus
     from flair_munch.device import select_device
     from flair_munch.embeddings import load_embeddings
     from flair_munch.models import MultiHeadTagger
-    from flair_munch.training import train_multi_corpus
+    from flair_munch.plugins import load_plugins
+    from flair_munch.training import SCHEDULES, AuxiliaryTrainer, TrainingSettings
+    from flair_munch.training.settings import FIELDS
 
+    load_plugins()
+
+    overrides = {key.strip(): yaml.safe_load(value) for key, _, value in (text.partition("=") for text in args.set or [])}
+    if set(overrides) - set(FIELDS):
+        raise ValueError(f"--set {', '.join(sorted(set(overrides) - set(FIELDS)))}: not a training setting; use KEY=VALUE "
+                         f"with KEY one of {', '.join(FIELDS)}")
+    settings = TrainingSettings(max_epochs=args.epochs, learning_rate=args.lr, mini_batch_size=args.batch_size,
+                                seed=args.seed, embeddings_storage_mode=args.embeddings_storage_mode,
+                                progress=not args.no_progress).replace(**overrides)
+    if args.schedule not in SCHEDULES:
+        raise ValueError(f"--schedule {args.schedule}: unknown schedule; choose one of {', '.join(SCHEDULES)}")
+    schedule = SCHEDULES[args.schedule]()
     select_device(args.device)
     flair.set_seed(args.seed)
     corpora = [
         load_corpus(name, data_dir=args.data_dir, samples=args.samples, train_size=args.train_size, seed=args.seed)
         for name in args.corpus
     ]
-    embeddings = load_embeddings(args.embeddings)
-    model = MultiHeadTagger.from_corpora(embeddings, corpora, hidden_size=args.hidden_size)
-    results = train_multi_corpus(
-        model,
-        corpora,
-        args.out,
-        learning_rate=args.lr,
-        mini_batch_size=args.batch_size,
-        max_epochs=args.epochs,
-        embeddings_storage_mode=args.embeddings_storage_mode,
-    )
-    print(f"\n{'head':<20} {'test P':>8} {'test R':>8} {'test F1':>8} {'sentences':>10}")
-    for name, scores in results.items():
-        if name.startswith("_"):
-            continue
-        print(
-            f"{name:<20} {scores['precision']:>8.4f} {scores['recall']:>8.4f} {scores['f1']:>8.4f} "
-            f"{scores['test_sentences']:>10d}"
-        )
-    print(f"model: {Path(args.out) / 'final-model.pt'}  ({results['_seconds']:.0f} s)")
-    (Path(args.out) / "test-scores.json").write_text(json.dumps(results, indent=2))
+    model = MultiHeadTagger.from_corpora(load_embeddings(args.embeddings), corpora, hidden_size=args.hidden_size)
+    target, aux = corpora[0].name, [corpus.name for corpus in corpora[1:]]
+    result = AuxiliaryTrainer(model, corpora).train(target, aux, schedule, args.out, settings)
+    print(f"\n{'split':<6} {'P':>8} {'R':>8} {'F1':>8}")
+    for split, scores in (("dev", result.dev), ("test", result.test)):
+        if scores:
+            print(f"{split:<6} {scores['precision']:>8.4f} {scores['recall']:>8.4f} {scores['f1']:>8.4f}")
+    print(f"{result.summary()}\nrun folder: {result.run_dir}")
     return 0
 
 
@@ -296,20 +298,27 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--no-progress", action="store_true", help="no progress bar")
     cache.set_defaults(run=_embeddings_cache)
 
-    train = commands.add_parser("train", help="train one multi-head tagger on several corpora, print test F1 per head")
-    train.add_argument("--corpus", action="append", required=True, metavar="NAME", help="a corpus (repeat: one head each)")
+    train = commands.add_parser(
+        "train", help="train one run: the first --corpus is the target, the others auxiliary, under --schedule")
+    train.add_argument("--corpus", action="append", required=True, metavar="NAME",
+                       help="a corpus (repeat): the first is the target, the others auxiliary corpora")
+    train.add_argument("--schedule", default="single-task", metavar="NAME",
+                       help="the training schedule: single-task (default), multi-task, single-aux, single-aux-best, "
+                       "munch-conc, munch-iter, munch-stack, pretrain-finetune; options need a recipe")
     train.add_argument("--embeddings", nargs="+", default=["default"], help="embeddings (default: the shipped set)")
-    train.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default runs/train)")
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--lr", type=float, default=0.1)
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--out", type=Path, default=Path("runs/train"), help="the run's folder (default runs/train)")
+    train.add_argument("--epochs", type=int, default=10, help="max_epochs per stage (default 10)")
+    train.add_argument("--lr", type=float, default=0.1, help="learning_rate (default 0.1)")
+    train.add_argument("--batch-size", type=int, default=32, help="mini_batch_size (default 32)")
     train.add_argument("--hidden-size", type=int, default=256)
     train.add_argument("--train-size", default=None, help="cut each train split: a count (1000) or fraction (10%%)")
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    train.add_argument(
-        "--embeddings-storage-mode", default="cpu", choices=["none", "cpu", "gpu"], help="Flair's storage mode"
-    )
+    train.add_argument("--embeddings-storage-mode", default="cpu", choices=["none", "cpu", "gpu"],
+                       help="Flair's storage mode")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="any other TrainingSettings field, e.g. --set patience=3 (repeatable)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_data_arguments(train)
     train.set_defaults(run=_train)
 

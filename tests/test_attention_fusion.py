@@ -1,4 +1,4 @@
-"""AttentionFusionTagger (BERT-BiLSTM-AM-CRF, SPEC 4): trains under SingleAux, reloads, attends one way only."""
+"""AttentionFusionTagger (BERT-BiLSTM-AM-CRF, docs/methods.md §4): trains under SingleAux, reloads, attends one way only."""
 
 import pytest
 import torch

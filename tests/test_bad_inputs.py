@@ -124,7 +124,7 @@ def test_the_usual_float_spellings_are_numbers(tmp_path, capsys):
 
 
 def test_train_refuses_the_same_values_before_loading_anything(tmp_path):
-    from flair_munch.training.settings_check import training_problems
+    from flair_munch.training.settings import training_problems
 
     problems = training_problems({"max_grad_norm": -1, "max_epochs": 0, "learning_rate": 0.1})
     assert [key for key, _, _ in problems] == ["max_epochs", "max_grad_norm"]

@@ -45,16 +45,21 @@ def test_embeddings_build_writes_a_set_that_loads(tmp_path, capsys):
     assert main(["embeddings", "build", "--samples", "--corpora", "ncbi-disease", "--out", str(out)]) == 2
 
 
-def test_train_prints_test_f1_per_head(tmp_path, capsys):
+def test_train_runs_one_schedule_through_the_trainer(tmp_path, capsys):
     code = main([
-        "train", "--samples", "--corpus", "ncbi-disease", "--corpus", "s800", "--epochs", "1",
-        "--train-size", "40", "--hidden-size", "32", "--out", str(tmp_path / "run"), "--device", "cpu",
+        "train", "--samples", "--corpus", "ncbi-disease", "--corpus", "s800", "--schedule", "single-aux",
+        "--epochs", "1", "--train-size", "40", "--hidden-size", "32", "--out", str(tmp_path / "run"),
+        "--device", "cpu", "--set", "save_model=false", "--no-progress",
     ])
     assert code == 0
     out = capsys.readouterr().out
-    assert "ncbi-disease" in out and "s800" in out and "test F1" in out
-    scores = json.loads((tmp_path / "run" / "test-scores.json").read_text())
-    assert set(scores) == {"ncbi-disease", "s800", "_seconds"}
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["schedule"] == "single-aux" and metrics["aux_order"] == ["s800"]
+    assert metrics["updates"] == {"shared": 4, "ncbi-disease": 2, "s800": 2}  # ITER = ceil(40 / 32) = 2, alternating
+    assert f"{metrics['test']['f1']:.4f}" in out and "run folder:" in out
+    assert not (tmp_path / "run" / "final-model.pt").exists()
+    assert main(["train", "--samples", "--corpus", "ncbi-disease", "--schedule", "munch-turbo"]) == 2
+    assert "unknown schedule" in capsys.readouterr().err
 
 
 def test_every_subcommand_has_help(capsys):

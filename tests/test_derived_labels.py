@@ -1,4 +1,4 @@
-"""Derived auxiliary labels (SPEC 2.1 and 3) on hand-checked sentences."""
+"""Derived auxiliary labels (docs/methods.md §2.1 and 3) on hand-checked sentences."""
 
 import pytest
 

@@ -20,7 +20,7 @@ from flair_munch.corpora import load_corpus
 from flair_munch.embeddings import load_embeddings
 from flair_munch.embeddings.store import EmbeddingStore, EmbeddingStoreError, sentence_key
 from flair_munch.models import MultiHeadTagger
-from flair_munch.models.multi_head_tagger import token_matrix
+from flair_munch.embeddings.vectors import token_matrix
 from flair_munch.training import AuxiliaryTrainer
 from flair_munch.training.batch_stream import BatchStream
 

@@ -1,4 +1,4 @@
-"""The five error types of SPEC 2.5, counted on hand-made gold/predicted pairs."""
+"""The five error types of docs/methods.md §2.5, counted on hand-made gold/predicted pairs."""
 
 import pytest
 

@@ -205,3 +205,29 @@ def test_train_multi_corpus_reports_test_f1_per_head(sample_corpora, default_emb
     reloaded = MultiHeadTagger.load(tmp_path / "final-model.pt")
     ncbi_test = load_corpus("ncbi-disease", samples=True).test
     assert reloaded.evaluate(ncbi_test, head="ncbi-disease").main_score == pytest.approx(results["ncbi-disease"]["f1"])
+
+
+def test_config_is_the_constructor_arguments_and_a_registered_type_is_known(sample_corpora, default_embeddings):
+    from flair_munch.models.registry import FROZEN_MODEL_TYPES, MODEL_TYPES, register_model, unregister_model
+    from flair_munch.recipes.recipe import MODEL_KEYS_BY_TYPE
+
+    @register_model("tiny-test", frozen=True)
+    class TinyTagger(MultiHeadTagger):
+        def __init__(self, embeddings, tag_dictionaries, width: int = 8, tag_type: str = "ner", entity_types=None,
+                     init_from_state_dict: bool = False) -> None:
+            super().__init__(embeddings, tag_dictionaries, tag_type=tag_type, entity_types=entity_types,
+                             hidden_size=width, init_from_state_dict=init_from_state_dict)
+
+    try:
+        assert MODEL_TYPES["tiny-test"] is TinyTagger and "tiny-test" in FROZEN_MODEL_TYPES
+        assert list(MODEL_KEYS_BY_TYPE["tiny-test"]) == ["width"]
+        model = TinyTagger.from_corpora(default_embeddings, sample_corpora[:1], width=4)
+        name = sample_corpora[0].name
+        assert model.config() == {"width": 4, "tag_type": "ner", "entity_types": {name: "Disease"}}  # its own only
+        assert model.hidden_size == 4 and MultiHeadTagger.load(model._get_state_dict()).config() == model.config()
+    finally:
+        unregister_model("tiny-test")
+    assert "tiny-test" not in MODEL_TYPES
+    plain = MultiHeadTagger.from_corpora(default_embeddings, sample_corpora[:1], hidden_size=16, use_crf=False)
+    assert plain.config()["hidden_size"] == 16 and plain.config()["use_crf"] is False
+    assert set(plain.config()) == set(MODEL_KEYS_BY_TYPE["multi-head"]) | {"tag_type", "entity_types"}

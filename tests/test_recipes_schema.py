@@ -127,6 +127,9 @@ def test_unknown_schedule_lists_valid_names(tmp_path):
     ("{munch-iter: {order: [s800]}}", "does not list each auxiliary corpus of `ncbi-disease` exactly once"),
     ("{munch-conc: {order: given}}", "schedules[2].munch-conc.order: unknown key `order`"),
     ("single-aux", "single-aux needs one auxiliary corpus"),
+    ("pretrain-finetune", "pretrain-finetune needs one source corpus; `ncbi-disease` has ['bc5cdr-chem', 's800']"),
+    ("{pretrain-finetune: {source: NCBI-disease}}",
+     "schedules[2].pretrain-finetune.source: `ncbi-disease` is not an auxiliary corpus of `ncbi-disease`"),
 ])
 def test_bad_schedule_options(tmp_path, schedule, expected):
     path = write(tmp_path, VALID.replace("{munch-iter: {order: dev-sorted}}", schedule))

@@ -44,8 +44,8 @@ class Recorder(TrainerPlugin):
         self.steps.append((corpora[0] if len(corpora) == 1 else corpora, len(batch), step.weight, lr))
 
     @TrainerPlugin.hook
-    def before_training_epoch(self, epoch, stage, lr, **kw):
-        self.epochs.append((stage, epoch, lr))
+    def before_training_epoch(self, stage_epoch, stage, lr, **kw):
+        self.epochs.append((stage, stage_epoch, lr))
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +136,12 @@ def test_munch_stack_runs_each_stage_from_the_previous_weights_with_a_reset_lr(t
 
     class Snapshot(TrainerPlugin):
         @TrainerPlugin.hook
-        def after_training_epoch(self, epoch, stage, **kw):
-            snapshots[("end", stage, epoch)] = {k: v.clone() for k, v in self.trainer.model.rnn.state_dict().items()}
+        def after_training_epoch(self, stage_epoch, stage, **kw):
+            snapshots[("end", stage, stage_epoch)] = {k: v.clone() for k, v in self.trainer.model.rnn.state_dict().items()}
 
         @TrainerPlugin.hook
-        def before_training_epoch(self, epoch, stage, **kw):
-            snapshots[("start", stage, epoch)] = {k: v.clone() for k, v in self.trainer.model.rnn.state_dict().items()}
+        def before_training_epoch(self, stage_epoch, stage, **kw):
+            snapshots[("start", stage, stage_epoch)] = {k: v.clone() for k, v in self.trainer.model.rnn.state_dict().items()}
 
     recorder = Recorder()
     trainer = make_trainer(tiny, tmp_path, [recorder, Snapshot()])
@@ -255,7 +255,7 @@ def test_checkpoint_every_skips_epoch_checkpoints_but_not_the_run_id(tiny, tmp_p
 
 
 def test_aux_sentence_weighting_weights_aux_sentences_for_the_run_only(tiny, tmp_path):
-    """SPEC 4's sentence weights as a training option: on the aux sentences during the run, gone after it."""
+    """docs/methods.md §4's sentence weights as a training option: on the aux sentences during the run, gone after it."""
     target, chem = tiny[0], tiny[1]
     seen = []
 

@@ -1,4 +1,4 @@
-"""Per-sentence loss weights: the heads' weighted loss, and similarity weights of auxiliary sentences (SPEC 4)."""
+"""Per-sentence loss weights: the heads' weighted loss, and similarity weights of auxiliary sentences (docs/methods.md §4)."""
 
 import pytest
 import torch

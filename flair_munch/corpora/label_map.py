@@ -1,7 +1,7 @@
 """Label maps: rename (or drop) a corpus's entity types while it is loaded.
 
 Transfer between corpora needs one label set: a CrossNER domain's ``writer``
-or ``politician`` means nothing to a CoNLL-2003 model, ``PER`` does (SPEC 5:
+or ``politician`` means nothing to a CoNLL-2003 model, ``PER`` does (docs/methods.md §5:
 normalising domain labels to person/location/organisation/misc tripled F1 for
 the weakest domain). The map is a small YAML file, so a study states its label
 choices in one reviewed place instead of in code; it is validated with file,
@@ -150,7 +150,7 @@ def _shipped_dir() -> Path:
 
 
 def shipped_label_maps() -> list[str]:
-    """Names of the label maps in ``resources/label_maps`` (usable as ``label_map=NAME``)."""
+    """Names of the label maps in ``flair_munch/resources/label_maps`` (usable as ``label_map=NAME``)."""
     folder = _shipped_dir()
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 

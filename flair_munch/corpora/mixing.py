@@ -1,6 +1,6 @@
 """Data mixing: a target corpus whose train split is topped up with sentences of other corpora.
 
-SPEC 5's cross-domain study adds a percentage (10%..60%, 50% best) of randomly drawn
+docs/methods.md §5's cross-domain study adds a percentage (10%..60%, 50% best) of randomly drawn
 sentences from other domains to the small target's training set, drawn from all
 other domains or only from the most similar or most dissimilar one. Unlike the
 multi-head schedules, the added sentences are the target's own data here: they are

@@ -70,7 +70,7 @@ BIOMEDICAL_CORPORA: tuple[str, ...] = (
     "s800",
 )
 
-# SPEC 1.4 (the MUNCHABLES paper / BioBERT release): split -> (sentences, mentions).
+# docs/methods.md §1.4 (the MUNCHABLES paper / BioBERT release): split -> (sentences, mentions).
 PAPER_STATS: dict[str, dict[str, tuple[int, int]]] = {
     "ncbi-disease": {"train": (5424, 5134), "dev": (923, 787), "test": (940, 960)},
     "bc5cdr-disease": {"train": (4560, 4182), "dev": (4581, 4246), "test": (4797, 4424)},

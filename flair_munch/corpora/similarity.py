@@ -1,7 +1,7 @@
 """Corpus similarity: rank candidate auxiliary corpora for a target before training anything.
 
 Choosing auxiliaries by trying each (SingleAux runs) costs one training run per
-candidate; SPEC 5 instead picks source domains by a similarity between corpora.
+candidate; docs/methods.md §5 instead picks source domains by a similarity between corpora.
 These measures take seconds and need no model, so they can pre-select or order
 auxiliaries (``mix_corpora(source="similar")``, an explicit MUNCH order):
 
@@ -17,7 +17,7 @@ auxiliaries (``mix_corpora(source="similar")``, an explicit MUNCH order):
   annotated in both corpora, whatever each calls their type.
 * ``embedding`` (only with ``embeddings=``): cosine of the two corpora's mean sentence
   vectors (a sentence vector is the mean of its frozen token embeddings), the "mean feature
-  vector per domain" of SPEC 5, which also sees synonyms and spelling variants the counts miss.
+  vector per domain" of docs/methods.md §5, which also sees synonyms and spelling variants the counts miss.
 
 ``combined`` is the weighted mean of the measures computed (equal weights by default), each
 in [0, 1] (the cosine in [-1, 1]); rows are sorted by ``combined``, highest first, ties by name,

@@ -1,6 +1,6 @@
 """Corpus statistics, checked against the numbers the MUNCHABLES paper reports.
 
-Comparing measured sentence/mention counts with SPEC 1.4 is the quickest way
+Comparing measured sentence/mention counts with docs/methods.md §1.4 is the quickest way
 to tell whether a downloaded corpus is the version the reference F1 scores
 were obtained on.
 """

@@ -52,7 +52,7 @@ def load_encoder(
     fine_tune: bool = True,
     sentence_vector: bool = False,
 ) -> TransformerWordEmbeddings:
-    """A transformer giving one vector per word: its first sub-token, last layer (SPEC 2.2).
+    """A transformer giving one vector per word: its first sub-token, last layer (docs/methods.md §2.2).
 
     Sentences longer than the model's window are embedded in overlapping windows by Flair
     (``allow_long_sentences``), never truncated. ``sentence_vector`` also yields the [CLS]

@@ -98,7 +98,7 @@ def _load_one(item: Union[str, Path]) -> TokenEmbeddings:
         if not (folder / BUILD_JSON).is_file():
             raise EmbeddingsUnavailableError(
                 f"The shipped 'default' embeddings are not built in {folder}. Build them with "
-                "`python resources/build_default_embeddings.py` (or `flair-munch embeddings build "
+                "`python scripts/build_default_embeddings.py` from a checkout (or `flair-munch embeddings build "
                 "--corpora ... --out DIR` and pass DIR)."
             )
         return _from_build_dir(folder)
@@ -148,3 +148,18 @@ def load_embeddings(spec: EmbeddingsSpec) -> TokenEmbeddings:
         raise ValueError("Empty embeddings spec")
     loaded = [_load_one(item) for item in items]
     return loaded[0] if len(loaded) == 1 else StackedEmbeddings(loaded)
+
+
+def is_local(item: Union[str, Path]) -> bool:
+    """Whether an embeddings spec item is on this machine (the shipped set or a path), not a hub name.
+
+    Local items are identified by their fingerprint (a rebuilt file is other embeddings); a hub name
+    stands for its published weights, so run ids are computed without downloading anything.
+    """
+    if isinstance(item, Path):
+        return True
+    text = item.strip()
+    kind, sep, name = text.partition(":")
+    if sep and kind in ("word", "transformer"):
+        return _looks_like_path(name)
+    return text.lower() in DEFAULT_NAMES or _looks_like_path(text)

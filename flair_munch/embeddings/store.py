@@ -3,8 +3,9 @@
 Frozen embeddings give a sentence the same vectors in every epoch, schedule, run and seed, so a
 study computes them once and every run reads them back. The store is keyed twice:
 
-- the folder by a fingerprint of the embeddings (class, settings, vocabularies, every weight) and
-  the storage dtype, so other or retrained embeddings never read these vectors;
+- the folder by the embeddings' fingerprint (``identity.embeddings_fingerprint``: class, every setting
+  that changes a vector, vocabularies, the weights the vectors depend on) and the storage dtype, so
+  other or retrained embeddings never read these vectors;
 - each sentence by a hash of its tokens, so a changed corpus file simply misses (its new sentences
   are embedded, the old ones are never looked up) and corpora, cuts and splits share vectors.
 
@@ -37,6 +38,8 @@ from tqdm import tqdm
 from flair.data import Sentence
 from flair.embeddings import TokenEmbeddings
 
+from flair_munch.embeddings.identity import embedding_parts, embeddings_fingerprint, fingerprint_digest
+from flair_munch.embeddings.vectors import token_matrix
 from flair_munch.inference import evaluation_mode
 
 log = logging.getLogger("flair_munch")
@@ -44,8 +47,6 @@ log = logging.getLogger("flair_munch")
 DTYPES = {"float32": np.float32, "float16": np.float16}
 MANIFEST = "manifest.json"
 INFO = "info.json"
-_SETTINGS = ("is_lower", "is_forward_lm", "with_whitespace", "tokenized_lm", "field", "stable", "fine_tune",
-             "static_embeddings", "layers", "subtoken_pooling", "layer_mean")
 
 
 class EmbeddingStoreError(RuntimeError):
@@ -58,34 +59,8 @@ def default_store_root() -> Path:
     return Path(base).expanduser() / "embeddings" if base else Path.home() / ".cache" / "flair_munch" / "embeddings"
 
 
-def _parts(embeddings: TokenEmbeddings) -> list:
-    return list(getattr(embeddings, "embeddings", [embeddings]))
-
-
 def is_frozen(embeddings: TokenEmbeddings) -> bool:
-    return all(getattr(part, "static_embeddings", False) for part in _parts(embeddings))
-
-
-def embeddings_fingerprint(embeddings: TokenEmbeddings) -> dict:
-    """What determines the vectors: per part its class, settings, vocabulary and weights (never its path)."""
-    parts = []
-    for part in _parts(embeddings):
-        weights = hashlib.sha1()
-        for key, tensor in sorted(part.state_dict().items()):
-            weights.update(key.encode("utf-8"))
-            weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        entry = {"class": type(part).__name__, "length": part.embedding_length, "weights": weights.hexdigest(),
-                 "settings": {name: repr(getattr(part, name)) for name in _SETTINGS if hasattr(part, name)}}
-        vocab = getattr(part, "vocab", None)
-        if isinstance(vocab, dict):
-            entry["vocab"] = hashlib.sha1(json.dumps(sorted(vocab.items()), default=str).encode()).hexdigest()
-        lm = getattr(part, "lm", None)
-        if lm is not None and hasattr(lm, "dictionary"):
-            items = sorted((k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k), v)
-                           for k, v in lm.dictionary.item2idx.items())
-            entry["dictionary"] = hashlib.sha1(json.dumps(items).encode()).hexdigest()
-        parts.append(entry)
-    return {"parts": parts, "length": embeddings.embedding_length}
+    return all(getattr(part, "static_embeddings", False) for part in embedding_parts(embeddings))
 
 
 def sentence_key(sentence: Sentence) -> bytes:
@@ -128,7 +103,7 @@ class EmbeddingStore:
         self.batch_size = batch_size
         self.shard_sentences = shard_sentences  # a build commits a shard this often: a kill loses at most one
         self.fingerprint = embeddings_fingerprint(embeddings)
-        digest = hashlib.sha1(json.dumps(self.fingerprint, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+        digest = fingerprint_digest(embeddings, self.fingerprint)
         self.path = Path(root or default_store_root()) / f"{digest}-{dtype}"
         self.dim = embeddings.embedding_length
         self._rows: dict[bytes, tuple[int, int, int]] = {}
@@ -232,8 +207,6 @@ class EmbeddingStore:
         return BuildReport(len(sentences), hits, written, tokens, size, time.time() - start)
 
     def _write_shard(self, items: list[tuple[bytes, Sentence]], tokens: int, bar) -> None:
-        from flair_munch.models.multi_head_tagger import token_matrix
-
         self._remove_leftovers()
         name = f"shard-{uuid.uuid4().hex[:12]}"
         vectors_path = self.path / f"{name}.vectors.npy"
@@ -275,7 +248,7 @@ class EmbeddingStore:
             info = self.path / INFO
             if not info.is_file():
                 info.write_text(json.dumps({"dtype": self.dtype, "dim": self.dim, "fingerprint": self.fingerprint},
-                                           indent=1), encoding="utf-8")
+                                           indent=1, default=repr), encoding="utf-8")
         building.close()
         (self.path / f"{name}.building").unlink(missing_ok=True)
         self._reload()

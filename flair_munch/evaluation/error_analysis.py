@@ -1,4 +1,4 @@
-"""The five span-error types of the ECTTLNER error analysis (SPEC 2.5).
+"""The five span-error types of the ECTTLNER error analysis (docs/methods.md §2.5).
 
 Exact-span F1 says how many spans are wrong; this says how they are wrong
 (missed, invented, cut badly, typed badly), which is what auxiliary tasks

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from flair_munch.evaluation.results_index import read_predictions, read_results, selected
+from flair_munch.evaluation.results_index import ResultRecord, read_predictions, read_results, selected
 from flair_munch.evaluation.span_metrics import span_scores
 from flair_munch.evaluation.statistics import mean_sd, paired_bootstrap, paired_difference
 
@@ -41,29 +41,29 @@ class _Study:
     def __init__(self, study_dir: Union[str, Path]):
         self.study_dir = Path(study_dir)
         self.runs = selected(read_results(self.study_dir))
-        self.targets = list(dict.fromkeys(r["target"] for r in self.runs))
-        schedules = list(dict.fromkeys(r["schedule"] for r in self.runs))
+        self.targets = list(dict.fromkeys(r.target for r in self.runs))
+        schedules = list(dict.fromkeys(r.schedule for r in self.runs))
         self.schedules = [s for s in schedules if s == BASELINE] + [s for s in schedules if s != BASELINE]
-        self.grid: dict[tuple[str, str], dict[int, dict]] = {}
+        self.grid: dict[tuple[str, str], dict[int, ResultRecord]] = {}
         self.baselines: dict[str, str] = {}
         for r in self.runs:
-            self.grid.setdefault((r["schedule"], r["target"]), {})[r["seed"]] = r
+            self.grid.setdefault((r.schedule, r.target), {})[r.seed] = r
             # variant studies compare each row with its own baseline row (same schedule and train size)
-            self.baselines[r["schedule"]] = r.get("baseline") or BASELINE
+            self.baselines[r.schedule] = r.baseline or BASELINE
         self._predictions: dict[int, Optional[tuple]] = {}
 
-    def cell(self, schedule: str, target: str) -> dict[int, dict]:
+    def cell(self, schedule: str, target: str) -> dict[int, ResultRecord]:
         return self.grid.get((schedule, target), {})
 
-    def predictions(self, record: dict) -> Optional[tuple]:
+    def predictions(self, record: ResultRecord) -> Optional[tuple]:
         key = id(record)
         if key not in self._predictions:
             self._predictions[key] = read_predictions(record, self.study_dir)
         return self._predictions[key]
 
 
-def _test_f1(record: dict) -> Optional[float]:
-    test = record.get("test") or {}
+def _test_f1(record: ResultRecord) -> Optional[float]:
+    test = record.test or {}
     return None if test.get("f1") is None else 100.0 * test["f1"]
 
 
@@ -121,8 +121,8 @@ def _table_markdown(columns: list[str], rows: dict[str, dict[str, tuple]]) -> st
     return "\n".join(lines)
 
 
-def _mean_updates(records: dict[int, dict], key: str) -> Optional[float]:
-    values = [r.get("updates", {}).get(key) for r in records.values()]
+def _mean_updates(records: dict[int, ResultRecord], key: str) -> Optional[float]:
+    values = [(r.updates or {}).get(key) for r in records.values()]
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else None
 
@@ -207,7 +207,7 @@ def _plot_dev(study: _Study, target: str, out_dir: Path) -> Optional[Path]:
     for schedule in study.schedules:
         by_epoch: dict[int, list[float]] = {}
         for record in study.cell(schedule, target).values():
-            for x, entry in enumerate(record.get("history") or [], start=1):
+            for x, entry in enumerate(record.history or [], start=1):
                 if entry.get("dev_f1") is not None:
                     by_epoch.setdefault(x, []).append(100.0 * entry["dev_f1"])
         if by_epoch:

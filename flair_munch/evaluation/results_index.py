@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Union
 
@@ -11,7 +12,43 @@ RESULTS_FILE = "results.jsonl"
 PREDICTIONS_FILE = "test-predictions.conll"
 
 
-def read_results(study_dir: Union[str, Path]) -> list[dict]:
+@dataclass
+class ResultRecord:
+    """One finished run of a study, as ``results.jsonl`` holds it (one JSON object a line).
+
+    The study runner writes it, ``report`` and the benchmarks read it; only the runner appends.
+    """
+
+    run_id: str
+    target: str
+    schedule: str  # the report row: the schedule's label, plus train size / mix / variant in such studies
+    seed: int
+    test: Optional[dict]  # final target test precision / recall / f1 (of the train + dev run with test_with_dev)
+    dev: Optional[dict] = None  # final target dev scores of the train-only run (what grid selection reads)
+    aux: list[str] = field(default_factory=list)
+    baseline: Optional[str] = None  # the row it is compared with; None: single-task
+    variant: Optional[str] = None
+    train_size: Optional[Union[int, float, str]] = None
+    mix_percent: Optional[float] = None
+    hparams: dict = field(default_factory=dict)  # learning_rate, mini_batch_size
+    selected: bool = False  # best dev F1 of its (target, schedule, seed) over the grid points
+    updates: dict = field(default_factory=dict)  # "shared" and per corpus
+    epochs: int = 0
+    seconds: float = 0.0
+    aux_order: list[str] = field(default_factory=list)
+    run_dir: Optional[str] = None  # where its test predictions are
+    history: list[dict] = field(default_factory=list)  # per epoch: stage, epoch, lr, target_loss, dev_f1, seconds
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ResultRecord":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def read_results(study_dir: Union[str, Path]) -> list[ResultRecord]:
     """All run records of a study, in the order they were written.
 
     A process killed mid-write leaves a partial last line; it is skipped with a warning so a report
@@ -29,7 +66,7 @@ def read_results(study_dir: Union[str, Path]) -> list[dict]:
     records = []
     for position, (number, line) in enumerate(numbered):
         try:
-            records.append(json.loads(line))
+            records.append(ResultRecord.from_dict(json.loads(line)))
         except json.JSONDecodeError as error:
             if position == len(numbered) - 1:
                 warnings.warn(f"{path}:{number}: skipping partial last line ({error})", RuntimeWarning, stacklevel=2)
@@ -38,26 +75,26 @@ def read_results(study_dir: Union[str, Path]) -> list[dict]:
     return records
 
 
-def selected(records: list[dict]) -> list[dict]:
+def selected(records: list[ResultRecord]) -> list[ResultRecord]:
     """The records chosen by dev F1 per (target, schedule, seed): the only ones that go into tables.
 
     If a run was repeated (the runner appended a second selected record), the later one wins.
     """
-    chosen: dict[tuple, dict] = {}
+    chosen: dict[tuple, ResultRecord] = {}
     for record in records:
-        if record.get("selected"):
-            chosen[(record["target"], record["schedule"], record["seed"])] = record
+        if record.selected:
+            chosen[(record.target, record.schedule, record.seed)] = record
     return list(chosen.values())
 
 
 def read_predictions(
-    record: dict, study_dir: Union[str, Path, None] = None
+    record: ResultRecord, study_dir: Union[str, Path, None] = None
 ) -> Optional[tuple[list[list[str]], list[list[str]]]]:
     """Gold and predicted tag sequences of a run's test set, or None when the file is missing.
 
     ``run_dir`` may be relative to the study directory (a study copied to another machine).
     """
-    run_dir = record.get("run_dir")
+    run_dir = record.run_dir
     if not run_dir:
         return None
     path = Path(run_dir)

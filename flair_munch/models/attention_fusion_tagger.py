@@ -1,4 +1,4 @@
-"""BERT-BiLSTM-AM-CRF (Tang et al. 2022, SPEC 4): one BiLSTM per corpus, the target's attends over the others'.
+"""BERT-BiLSTM-AM-CRF (Tang et al. 2022, docs/methods.md §4): one BiLSTM per corpus, the target's attends over the others'.
 
 The encoder (frozen embeddings, or a transformer from ``load_encoder``) and its input layers are
 shared; every corpus has its own BiLSTM and its own CRF head. A target sentence also runs through
@@ -12,17 +12,17 @@ from typing import Optional
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-import flair
 from flair.data import Dictionary, Sentence
 from flair.embeddings import TokenEmbeddings
 from flair.models import SequenceTagger
 
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
-from flair_munch.models.tagging_head import TaggingHead
+from flair_munch.models.registry import register_model
+from flair_munch.models.tagging_head import TaggingHead, span_tag_dictionary
 
 PAPER_TRAINING = {"optimizer": "Adam", "learning_rate": 1e-3, "mini_batch_size": 32, "max_epochs": 50,
                   "lr_schedule": "linear-warmup", "warmup_fraction": 0.1}
-"""``AuxiliaryTrainer.train`` settings of Tang et al. (SPEC 4); the paper's embedding dropout is ``dropout=0.1``."""
+"""``AuxiliaryTrainer.train`` settings of Tang et al. (docs/methods.md §4); the paper's embedding dropout is ``dropout=0.1``."""
 
 
 class BlockHead(TaggingHead):
@@ -42,6 +42,7 @@ class BlockHead(TaggingHead):
         return super().forward(features, lengths)
 
 
+@register_model("attention-fusion", frozen=True)
 class AttentionFusionTagger(MultiHeadTagger):
     """Shared encoder, one BiLSTM and CRF per corpus, attention from the target BiLSTM to the auxiliary BiLSTMs.
 
@@ -92,32 +93,39 @@ class AttentionFusionTagger(MultiHeadTagger):
         if attention_heads < 1 or state_size % attention_heads:
             raise ValueError(f"attention_heads must divide the BiLSTM state size 2 * hidden_size = {state_size}; "
                              f"got {attention_heads}")
+        self.target = target  # read by the build hooks that super().__init__ calls
+        self.attention_heads = attention_heads
+        self.attention_dropout = attention_dropout
         super().__init__(
             embeddings, tag_dictionaries, tag_type=tag_type, entity_types=entity_types, tag_format=tag_format,
             hidden_size=hidden_size, rnn_layers=rnn_layers, rnn_type=rnn_type, bidirectional=True,
             reproject_embeddings=reproject_embeddings, dropout=dropout, word_dropout=word_dropout,
-            locked_dropout=locked_dropout, use_rnn=False, use_crf=use_crf, init_from_state_dict=init_from_state_dict,
+            locked_dropout=locked_dropout, use_rnn=True, use_crf=use_crf, init_from_state_dict=init_from_state_dict,
         )
-        self.use_rnn = True  # one BiLSTM per corpus (self.rnns), none shared
-        self.target = target
-        self.attention_heads = attention_heads
-        self.attention_dropout = attention_dropout
-        embedding_dim = embeddings.embedding_length
+
+    def _build_encoder(self, head_names: list[str]) -> None:
+        """The shared input layers, then one BiLSTM per corpus and the target's attention over the others'."""
+        self._build_input_layers()
         self.rnns = torch.nn.ModuleDict({
-            name: SequenceTagger.RNN(rnn_type, rnn_layers, hidden_size, True, rnn_input_dim=embedding_dim)
-            for name in names
+            name: SequenceTagger.RNN(self.rnn_type, self.rnn_layers, self.hidden_size, True,
+                                     rnn_input_dim=self.embeddings.embedding_length)
+            for name in head_names
         })
-        self.attention = torch.nn.MultiheadAttention(state_size, attention_heads, dropout=attention_dropout,
-                                                     batch_first=True)
-        # the heads the base class built read the embeddings; these read their corpus's (fused) BiLSTM states
-        heads, offset = torch.nn.ModuleDict(), 0
-        for name, head in self.heads.items():
-            size = 2 * state_size if name == target else state_size
-            heads[name] = BlockHead(head.label_dictionary, size, offset, self.tag_format, head.entity_type,
-                                    init_from_state_dict, use_crf)
+        self.attention = torch.nn.MultiheadAttention(2 * self.hidden_size, self.attention_heads,
+                                                     dropout=self.attention_dropout, batch_first=True)
+
+    def _build_heads(self, tag_dictionaries: dict[str, Dictionary], entity_types: dict[str, str],
+                     init_from_state_dict: bool) -> torch.nn.ModuleDict:
+        """One head per corpus on its own BiLSTM's states; the target's reads them fused with the attention."""
+        heads, offset, state_size = torch.nn.ModuleDict(), 0, 2 * self.hidden_size
+        for name, dictionary in tag_dictionaries.items():
+            saved = init_from_state_dict  # a saved model's dictionaries hold the tags already
+            tags = dictionary if saved else span_tag_dictionary(dictionary, self.tag_format, self.use_crf)
+            size = 2 * state_size if name == self.target else state_size
+            heads[name] = BlockHead(tags, size, offset, self.tag_format, entity_types.get(name), init_from_state_dict,
+                                    self.use_crf)
             offset += size
-        self.heads = heads
-        self.to(flair.device)
+        return heads
 
     @property
     def aux_names(self) -> list[str]:
@@ -194,13 +202,6 @@ class AttentionFusionTagger(MultiHeadTagger):
             scores = head.score(features, group_lengths)
             losses[name] = (head.loss(scores, group, self.tag_type), sum(len(s) for s in group))
         return losses
-
-    # ----- saving -----
-
-    def config(self) -> dict:
-        config = {key: value for key, value in super().config().items() if key not in ("use_rnn", "bidirectional")}
-        return {**config, "target": self.target, "attention_heads": self.attention_heads,
-                "attention_dropout": self.attention_dropout}
 
     def __str__(self) -> str:
         return (f"{type(self).__name__}(target {self.target} attends over {', '.join(self.aux_names)}; "

@@ -18,6 +18,7 @@ from flair.embeddings import TokenEmbeddings
 from flair_munch.corpora.spans import span_tags
 from flair_munch.inference import evaluation_mode
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
+from flair_munch.models.registry import register_model
 from flair_munch.models.task_head import ClassificationHead
 from flair_munch.tasks import ECTTLNER_TASKS, MT_BIOBERT_TASKS, SENTENCE_TASKS, TASK_CLASSES, derived_labels
 
@@ -32,7 +33,7 @@ class DerivedTaskTagger(MultiHeadTagger):
     """One main tagging head plus one classifier per derived task, over one encoder.
 
     The word vectors H of the (usually fine-tuned) encoder pass one dropout; the main head reads
-    them through the optional BiLSTM, the derived heads read them directly (SPEC 2.2). The batch
+    them through the optional BiLSTM, the derived heads read them directly (docs/methods.md §2.2). The batch
     loss is ``main_weight * L_main + sum(task_weights[t] * L_t)``, every term summed over the
     batch's sentences (sentence tasks) or tokens (token tasks, the main head).
     """
@@ -171,18 +172,6 @@ class DerivedTaskTagger(MultiHeadTagger):
             out[i] = results[position]
         return out
 
-    # ----- saving -----
-
-    def config(self) -> dict:
-        return {
-            "tasks": list(self.tasks), "task_weights": dict(self.task_weights), "main_weight": self.main_weight,
-            "pooling": self.pooling, "task_hidden_size": self.task_hidden_size,
-            "encoder_dropout": self.encoder_dropout_rate, "tag_type": self.tag_type,
-            "entity_types": {name: head.entity_type for name, head in self.heads.items()},
-            "tag_format": self.tag_format, "hidden_size": self.hidden_size, "use_rnn": self.use_rnn,
-            "use_crf": self.use_crf,
-        }
-
     def __str__(self) -> str:
         tasks = ", ".join(f"{t} x{self.task_weights[t]:g}" for t in self.tasks) or "none"
         return (f"{type(self).__name__}(main head {self.main_head}; encoder {self.embeddings.name}; "
@@ -200,8 +189,9 @@ def _token_mask(lengths: torch.Tensor, longest: int, device) -> torch.Tensor:
     return torch.arange(longest, device=device)[None, :] < lengths.to(device)[:, None]
 
 
+@register_model("ecttlner")
 class ECTTLNERTagger(DerivedTaskTagger):
-    """BERT-BiLSTM-CRF with ECTTLNER's derived tasks (SPEC 2): ``L_seq + w(L_SCE + L_SEN) + (1-w)(L_TIE + L_TBL)``.
+    """BERT-BiLSTM-CRF with ECTTLNER's derived tasks (docs/methods.md §2): ``L_seq + w(L_SCE + L_SEN) + (1-w)(L_TIE + L_TBL)``.
 
     ``tasks`` switches heads on (any subset of sce, sen, tie, tbl; none is the paper's baseline).
     The derived heads are MLPs on the encoder's word vectors; SCE and SEN read their mean.
@@ -233,17 +223,10 @@ class ECTTLNERTagger(DerivedTaskTagger):
             init_from_state_dict=init_from_state_dict,
         )
 
-    def config(self) -> dict:
-        return {
-            "tasks": list(self.tasks), "w": self.w, "hidden_size": self.hidden_size,
-            "task_hidden_size": self.task_hidden_size, "encoder_dropout": self.encoder_dropout_rate,
-            "tag_type": self.tag_type, "entity_types": {name: head.entity_type for name, head in self.heads.items()},
-            "tag_format": self.tag_format,
-        }
 
-
+@register_model("mt-biobert")
 class MTBioBERTTagger(DerivedTaskTagger):
-    """MT-BioBERT (SPEC 3): softmax NER head on the encoder, plus bCLS, mCLS and mtCLS heads.
+    """MT-BioBERT (docs/methods.md §3): softmax NER head on the encoder, plus bCLS, mCLS and mtCLS heads.
 
     Loss ``alpha*L_ner + beta*L_mtCLS + gamma*L_bCLS + delta*L_mCLS``; sentence heads read the
     [CLS] vector (``pooling="cls"``, needs ``load_encoder(..., sentence_vector=True)``) or the mean
@@ -275,11 +258,3 @@ class MTBioBERTTagger(DerivedTaskTagger):
             entity_types=entity_types, tag_format=tag_format, use_rnn=False, use_crf=False,
             init_from_state_dict=init_from_state_dict,
         )
-
-    def config(self) -> dict:
-        return {
-            "tasks": list(self.tasks), "pooling": self.pooling, "alpha": self.alpha, "beta": self.beta,
-            "gamma": self.gamma, "delta": self.delta, "encoder_dropout": self.encoder_dropout_rate,
-            "tag_type": self.tag_type, "entity_types": {name: head.entity_type for name, head in self.heads.items()},
-            "tag_format": self.tag_format,
-        }

@@ -2,7 +2,7 @@
 
 Flair's ``ViterbiDecoder`` reports, per token, a softmax over the Viterbi
 *prefix* scores: not a probability of the tag under the CRF. Uncertainty
-sampling (SPEC 5: per-token entropy of the predicted label distribution, tokens
+sampling (docs/methods.md §5: per-token entropy of the predicted label distribution, tokens
 above a threshold go to re-annotation) needs the real marginals
 ``p(y_t = k | x)``, summed over all tag paths. They are computed here with the
 forward-backward algorithm over exactly the scores Flair's ``ViterbiLoss``

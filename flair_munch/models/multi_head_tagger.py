@@ -1,32 +1,35 @@
-"""BiLSTM-CRF with shared embeddings and BiLSTM and one CRF head per corpus (MUNCHABLES, SPEC 1.1)."""
+"""BiLSTM-CRF with shared embeddings and BiLSTM and one CRF head per corpus (MUNCHABLES, docs/methods.md §1.1)."""
 
-import logging
+import functools
 from collections import OrderedDict
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Union, cast
 
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import flair
 import flair.nn
-from flair.data import Dictionary, MultiCorpus, Sentence, get_spans_from_bio
+from flair.data import Dictionary, MultiCorpus, Sentence
 from flair.datasets import DataLoader, FlairDatapointDataset
 from flair.embeddings import TokenEmbeddings
+from flair.file_utils import load_torch_state
 from flair.models import SequenceTagger
 from flair.training_utils import Result, store_embeddings
 
 from flair_munch.corpora.conll import CORPUS_LABEL_TYPE
-from flair_munch.corpora.spans import span_tags
-from flair_munch.evaluation.span_metrics import span_scores
+from flair_munch.embeddings.identity import embeddings_fingerprint
 from flair_munch.inference import evaluation_mode
+from flair_munch.models.arguments import records_arguments
+from flair_munch.models.registry import register_model
+from flair_munch.models.span_evaluation import evaluate_spans
 from flair_munch.models.tagging_head import TaggingHead, span_tag_dictionary
 
-log = logging.getLogger("flair_munch")
+NOT_CONFIG = ("embeddings", "tag_dictionaries", "init_from_state_dict")
+"""Constructor arguments that are not settings: ``config()`` holds all the others."""
 
-PREDICTED = "predicted"
 
-
+@register_model("multi-head", frozen=True)
 class MultiHeadTagger(flair.nn.Classifier[Sentence]):
     """Flair's SequenceTagger with the output layer split into one head per corpus.
 
@@ -36,6 +39,7 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
     A sentence is scored by the head named in its ``corpus`` label, so a batch may mix corpora.
     """
 
+    @functools.partial(records_arguments, exclude=NOT_CONFIG)
     def __init__(
         self,
         embeddings: TokenEmbeddings,
@@ -85,29 +89,46 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         self.use_rnn = use_rnn
         self.use_crf = use_crf
         self.embedding_store = None  # an EmbeddingStore, see use_store; never saved with the model
-
-        # modules are created in SequenceTagger's order, so one seed gives both models the same weights
-        if dropout > 0.0:
-            self.dropout = torch.nn.Dropout(dropout)
-        if word_dropout > 0.0:
-            self.word_dropout = flair.nn.WordDropout(word_dropout)
-        if locked_dropout > 0.0:
-            self.locked_dropout = flair.nn.LockedDropout(locked_dropout)
-        embedding_dim = embeddings.embedding_length
-        if reproject_embeddings:
-            self.embedding2nn = torch.nn.Linear(embedding_dim, embedding_dim)
-        if use_rnn:
-            self.rnn = SequenceTagger.RNN(rnn_type, rnn_layers, hidden_size, bidirectional, rnn_input_dim=embedding_dim)
-
-        entity_types = entity_types or {}
-        encoded_size = hidden_size * (2 if bidirectional else 1) if use_rnn else embedding_dim
-        self.heads = torch.nn.ModuleDict()
-        for name, dictionary in tag_dictionaries.items():
-            tags = dictionary if init_from_state_dict else span_tag_dictionary(dictionary, self.tag_format, use_crf)
-            self.heads[name] = TaggingHead(
-                tags, encoded_size, self.tag_format, entity_types.get(name), init_from_state_dict, use_crf
-            )
+        self._build_encoder(list(tag_dictionaries))
+        self.heads = self._build_heads(tag_dictionaries, entity_types or {}, init_from_state_dict)
         self.to(flair.device)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Every subclass's constructor records its arguments too: they are its ``config()``."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = records_arguments(cls.__init__, NOT_CONFIG)
+
+    def _build_input_layers(self) -> None:
+        """Dropouts and reprojection over the embeddings, in ``SequenceTagger``'s order (same seed, same weights)."""
+        if self.use_dropout > 0.0:
+            self.dropout = torch.nn.Dropout(self.use_dropout)
+        if self.use_word_dropout > 0.0:
+            self.word_dropout = flair.nn.WordDropout(self.use_word_dropout)
+        if self.use_locked_dropout > 0.0:
+            self.locked_dropout = flair.nn.LockedDropout(self.use_locked_dropout)
+        if self.reproject_embeddings:
+            dim = self.embeddings.embedding_length
+            self.embedding2nn = torch.nn.Linear(dim, dim)
+
+    def _build_encoder(self, head_names: list[str]) -> None:
+        """The layers every head shares: the input layers, then the BiLSTM (a variant overrides this hook)."""
+        self._build_input_layers()
+        if self.use_rnn:
+            self.rnn = SequenceTagger.RNN(self.rnn_type, self.rnn_layers, self.hidden_size, self.bidirectional,
+                                          rnn_input_dim=self.embeddings.embedding_length)
+
+    def _build_heads(self, tag_dictionaries: dict[str, Dictionary], entity_types: dict[str, str],
+                     init_from_state_dict: bool) -> torch.nn.ModuleDict:
+        """One ``TaggingHead`` per corpus over the encoder's output (a variant overrides this hook)."""
+        size = self.hidden_size * (2 if self.bidirectional else 1) if self.use_rnn else self.embeddings.embedding_length
+        heads = torch.nn.ModuleDict()
+        for name, dictionary in tag_dictionaries.items():
+            saved = init_from_state_dict  # a saved model's dictionaries hold the tags already
+            tags = dictionary if saved else span_tag_dictionary(dictionary, self.tag_format, self.use_crf)
+            heads[name] = TaggingHead(tags, size, self.tag_format, entity_types.get(name), init_from_state_dict,
+                                      self.use_crf)
+        return heads
 
     @classmethod
     def from_corpora(cls, embeddings: TokenEmbeddings, corpora, tag_type: str = "ner", **kwargs) -> "MultiHeadTagger":
@@ -138,8 +159,6 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         Batches with a sentence the store lacks are embedded as usual. ``None`` switches it off.
         """
         if store is not None and store.embeddings is not self.embeddings:  # the same object needs no hashing
-            from flair_munch.embeddings.store import embeddings_fingerprint
-
             if store.fingerprint != embeddings_fingerprint(self.embeddings):
                 raise ValueError(f"{store} holds other embeddings than this model's {self.embeddings.name}")
         self.embedding_store = store
@@ -307,15 +326,7 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
                     if return_loss:
                         total_loss += tagging_head.loss(scores, group, self.tag_type)
                         total_count += sum(len(s) for s in group)
-                    paths, distributions = tagging_head.decode(scores, group, return_probabilities_for_all_classes)
-                    for sentence, path in zip(group, paths):
-                        sentence.remove_labels(label_name)
-                        tags = [tag for tag, _ in path]
-                        for token_ids, score, value in get_spans_from_bio(tags, [s for _, s in path]):
-                            sentence[token_ids[0] : token_ids[-1] + 1].add_label(label_name, value, score)
-                    for sentence, sentence_distributions in zip(group, distributions):
-                        for token, token_distribution in zip(sentence.tokens, sentence_distributions):
-                            token.add_tags_proba_dist(label_name, token_distribution)
+                    tagging_head.annotate(scores, group, label_name, return_probabilities_for_all_classes)
                 store_embeddings(batch, storage_mode=embedding_storage_mode)
         return (total_loss, total_count) if return_loss else None
 
@@ -337,69 +348,14 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
         ``out_path`` receives the predictions in CoNLL form: token, gold tag, predicted tag.
         """
-        gold_label_type = gold_label_type or self.tag_type
-        sentences = [s for s in data_points if len(s) > 0]
-        loss, count = self.predict(
-            sentences,
-            mini_batch_size=mini_batch_size,
-            label_name=PREDICTED,
-            return_loss=return_loss,
-            embedding_storage_mode=embedding_storage_mode,
-            head=head,
-        ) or (torch.zeros(1), 0)
-        excluded = set(exclude_labels or [])
-
-        def tags_of(sentence: Sentence, label_type: str) -> list[str]:
-            tags = span_tags(sentence, label_type, "BIO")
-            return ["O" if tag != "O" and tag[2:] in excluded else tag for tag in tags]
-
-        gold = [tags_of(s, gold_label_type) for s in sentences]
-        predicted = [tags_of(s, PREDICTED) for s in sentences]
-        per_head = {}
-        if head is None and len(self.heads) > 1:
-            for name, idx in self._groups(sentences, None).items():
-                per_head[name] = span_scores([gold[i] for i in idx], [predicted[i] for i in idx]).as_dict()
-        if out_path is not None:
-            from flair_munch.corpora.conll import write_conll
-
-            rows = [[(t.text, g, p) for t, g, p in zip(s.tokens, gs, ps)] for s, gs, ps in zip(sentences, gold, predicted)]
-            write_conll(out_path, rows)
-        for sentence in sentences:
-            sentence.remove_labels(PREDICTED)
-
-        scores = span_scores(gold, predicted)
-        detailed = scores.format()
-        for name, head_scores in per_head.items():
-            detailed += f"\nhead {name}: f1 {head_scores['f1']:.4f}"
-        result_scores = {
-            "loss": float(loss) / max(count, 1),
-            "micro avg precision": scores.precision,
-            "micro avg recall": scores.recall,
-            "micro avg f1": scores.f1,
-            "per_head": per_head,
-        }
-        report = {"micro avg": {"precision": scores.precision, "recall": scores.recall, "f1-score": scores.f1}}
-        return Result(main_score=scores.f1, detailed_results=detailed, classification_report=report, scores=result_scores)
+        return evaluate_spans(self, data_points, gold_label_type or self.tag_type, out_path, embedding_storage_mode,
+                              mini_batch_size, exclude_labels, return_loss, head)
 
     # ----- saving and loading -----
 
     def config(self) -> dict:
-        """The constructor settings besides embeddings and dictionaries: what a saved model restores."""
-        return {
-            "entity_types": {name: head.entity_type for name, head in self.heads.items()},
-            "tag_type": self.tag_type,
-            "tag_format": self.tag_format,
-            "hidden_size": self.hidden_size,
-            "rnn_layers": self.rnn_layers,
-            "rnn_type": self.rnn_type,
-            "bidirectional": self.bidirectional,
-            "reproject_embeddings": self.reproject_embeddings,
-            "dropout": self.use_dropout,
-            "word_dropout": self.use_word_dropout,
-            "locked_dropout": self.use_locked_dropout,
-            "use_rnn": self.use_rnn,
-            "use_crf": self.use_crf,
-        }
+        """The constructor's arguments besides embeddings and dictionaries: what a saved model restores."""
+        return dict(self._arguments)
 
     def _get_state_dict(self) -> dict:
         return {
@@ -411,21 +367,12 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
     @classmethod
     def _init_model_with_state_dict(cls, state: dict, **kwargs) -> "MultiHeadTagger":
-        return super()._init_model_with_state_dict(
-            state,
-            embeddings=state["embeddings"],
-            tag_dictionaries=state["tag_dictionaries"],
-            init_from_state_dict=True,
-            **state["config"],
-            **kwargs,
-        )
+        return super()._init_model_with_state_dict(state, embeddings=state["embeddings"], init_from_state_dict=True,
+                                                   tag_dictionaries=state["tag_dictionaries"], **state["config"], **kwargs)
 
     @classmethod
     def load(cls, model_path) -> "MultiHeadTagger":
         """Loads a saved tagger as the class it was saved from (``MultiHeadTagger.load`` reads them all)."""
-        from typing import cast
-
-        from flair.file_utils import load_torch_state
 
         state = model_path if isinstance(model_path, dict) else load_torch_state(str(model_path))
         saved = state.get("__cls__")
@@ -443,11 +390,6 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
 def _subclasses(cls) -> list:
     return [cls] + [sub for direct in cls.__subclasses__() for sub in _subclasses(direct)]
-
-
-def token_matrix(sentence: Sentence, names: list[str]) -> torch.Tensor:
-    """The ``[tokens, dim]`` embeddings of an embedded sentence, in the order the tagger concatenates them."""
-    return torch.stack([torch.cat(token.get_each_embedding(names)) for token in sentence])
 
 
 def corpus_for_heads(corpora: list) -> MultiCorpus:

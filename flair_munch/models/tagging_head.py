@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 
 import flair
-from flair.data import Dictionary, Label, Sentence
+from flair.data import Dictionary, Label, Sentence, get_spans_from_bio
 from flair.models.sequence_tagger_utils.crf import CRF
 from flair.models.sequence_tagger_utils.viterbi import ViterbiDecoder, ViterbiLoss
 
@@ -50,7 +50,7 @@ class TaggingHead(torch.nn.Module):
     """Linear projection + CRF for one corpus, fed by the shared encoder.
 
     Each head keeps its own tag dictionary: corpus A's ``B-Disease`` and corpus B's ``B-Disease``
-    are different outputs (SPEC 1.1). With ``use_crf=False`` the head is a per-token softmax
+    are different outputs (docs/methods.md §1.1). With ``use_crf=False`` the head is a per-token softmax
     (Flair's ``SequenceTagger(use_crf=False)``), as MT-BioBERT's NER head.
     """
 
@@ -145,6 +145,18 @@ class TaggingHead(torch.nn.Module):
                     for token, row in zip(sentences[i], probabilities[i, :length].tolist())
                 ])
         return paths, distributions
+
+    def annotate(self, scores: tuple, sentences: list[Sentence], label_name: str, all_probabilities: bool = False) -> None:
+        """Replaces each sentence's ``label_name`` spans by the decoded ones (and tag distributions, if asked)."""
+        paths, distributions = self.decode(scores, sentences, all_probabilities)
+        for sentence, path in zip(sentences, paths):
+            sentence.remove_labels(label_name)
+            tags = [tag for tag, _ in path]
+            for token_ids, score, value in get_spans_from_bio(tags, [s for _, s in path]):
+                sentence[token_ids[0] : token_ids[-1] + 1].add_label(label_name, value, score)
+        for sentence, sentence_distributions in zip(sentences, distributions):
+            for token, token_distribution in zip(sentence.tokens, sentence_distributions):
+                token.add_tags_proba_dist(label_name, token_distribution)
 
 
 class SentenceViterbiLoss(ViterbiLoss):

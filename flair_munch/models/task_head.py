@@ -4,7 +4,7 @@ import torch
 
 
 class ClassificationHead(torch.nn.Module):
-    """Scores a vector (a pooled sentence or one token) for one derived task (SPEC 2.2, 3).
+    """Scores a vector (a pooled sentence or one token) for one derived task (docs/methods.md §2.2, 3).
 
     ECTTLNER's heads are an MLP and softmax (``hidden_size > 0``); MT-BioBERT's are BERT-style
     linear classifiers (``hidden_size = 0``). The loss is cross-entropy summed over the rows, so

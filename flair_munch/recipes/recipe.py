@@ -1,25 +1,24 @@
 """What a study recipe is once validated: its key tables, the schedules it names and the runs it expands to.
 
 Key names are the Python API's argument names, read from the signatures of ``MultiHeadTagger``,
-``AuxiliaryTrainer.train``, ``load_corpus`` and the schedule classes, so they cannot drift.
+``TrainingSettings``, ``load_corpus`` and the schedule classes, so they cannot drift.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import itertools
 import json
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.named_corpus import load_corpus
-from flair_munch.models.attention_fusion_tagger import AttentionFusionTagger
-from flair_munch.models.derived_task_tagger import ECTTLNERTagger, MTBioBERTTagger
-from flair_munch.models.multi_head_tagger import MultiHeadTagger
+from flair_munch.models import registry
 from flair_munch.training.schedules import SCHEDULES, Schedule
-from flair_munch.training.trainer import AuxiliaryTrainer
+from flair_munch.training.identity import IdentityBasis, RunIdentity
+from flair_munch.training.settings import FIELDS as TRAINING_FIELDS, TYPES as TRAINING_TYPES, TrainingSettings
 
 KeyPath = tuple  # e.g. ("training", "max_epochs") or ("schedules", 3, "munch-iter", "order")
 _NO_DEFAULT = inspect.Parameter.empty
@@ -35,20 +34,35 @@ def _params(func, exclude: Sequence[str]) -> dict[str, tuple[Any, Any]]:
             if name not in ("self", *exclude) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
-MODEL_TYPES = {"multi-head": MultiHeadTagger, "attention-fusion": AttentionFusionTagger, "ecttlner": ECTTLNERTagger,
-               "mt-biobert": MTBioBERTTagger}
-"""``model.type`` -> class. Multi-head and attention-fusion models read the frozen ``embeddings`` (and the
-embedding store); the derived-task taggers fine-tune a transformer named by ``embeddings``."""
-FROZEN_MODEL_TYPES = ("multi-head", "attention-fusion")
+# ``model.type`` -> class, and the types that read frozen ``embeddings`` (and the embedding store); the others
+# fine-tune the transformer ``embeddings`` names. Live views of the registry: ``@register_model`` adds to them.
+MODEL_TYPES = registry.MODEL_TYPES
+FROZEN_MODEL_TYPES = registry.FROZEN_MODEL_TYPES
 # the attention-fusion target is each run's target (the first corpus), so a recipe does not set it
 _MODEL_EXCLUDE = ("embeddings", "tag_dictionaries", "tag_type", "entity_types", "init_from_state_dict", "target")
-MODEL_KEYS_BY_TYPE = {name: _params(cls.__init__, _MODEL_EXCLUDE) for name, cls in MODEL_TYPES.items()}
+
+
+class _ModelKeys(Mapping):
+    """``model.type`` -> its recipe keys, read from the registered class's constructor when asked."""
+
+    def __getitem__(self, name: str) -> dict[str, tuple[Any, Any]]:
+        return _params(MODEL_TYPES[name].__init__, _MODEL_EXCLUDE)
+
+    def __iter__(self):
+        return iter(MODEL_TYPES)
+
+    def __len__(self) -> int:
+        return len(MODEL_TYPES)
+
+
+MODEL_KEYS_BY_TYPE = _ModelKeys()
 MODEL_KEYS = MODEL_KEYS_BY_TYPE["multi-head"]
 # Keys the recipe sets elsewhere: where to put them instead.
 TRAINING_MOVED = {"target": "`targets`", "aux": "`aux`", "schedule": "`schedules`", "base_path": "`output_dir`",
                   "seed": "`seeds`", "learning_rate": "`grid.learning_rate`",
                   "mini_batch_size": "`grid.mini_batch_size`", "train_with_dev": "`test_with_dev`"}
-TRAINING_KEYS = _params(AuxiliaryTrainer.train, tuple(TRAINING_MOVED))
+TRAINING_KEYS = {name: (TRAINING_TYPES[name], f.default) for name, f in TRAINING_FIELDS.items() if name not in TRAINING_MOVED}
+"""``training:`` keys: the fields of ``TrainingSettings`` that a recipe does not set elsewhere."""
 CORPUS_KEYS = _params(load_corpus, ("name_or_path", "data_dir", "samples", "label_type", "name"))
 GRID_KEYS = {"learning_rate": (Union[float, list[float]], [0.1]), "mini_batch_size": (Union[int, list[int]], [32])}
 TOP_KEYS: dict[str, tuple[Any, Any]] = {
@@ -77,6 +91,9 @@ class ScheduleSpec:
         return hash(self.label)
 
     def build(self) -> Schedule:
+        if self.name not in SCHEDULES:
+            raise KeyError(f"unknown schedule {self.name!r}; registered: {', '.join(SCHEDULES)} (register one with "
+                           "@Schedule.register(NAME) before the recipe is loaded)")
         return SCHEDULES[self.name](**self.options)
 
     @property
@@ -92,7 +109,7 @@ class ScheduleSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run of a study; ``run_id`` hashes everything that changes its numbers."""
+    """One training run of a study: its ``identity`` is the trainer's, so its id names its folder."""
 
     target: str
     aux: tuple[str, ...]
@@ -100,19 +117,32 @@ class RunSpec:
     learning_rate: float
     mini_batch_size: int
     seed: int
-    settings: str = field(default="{}", repr=False)  # canonical JSON of the recipe parts the run depends on
+    basis: Optional[IdentityBasis] = field(default=None, repr=False, compare=False)  # corpora and model, from the recipe
+    training: dict = field(default_factory=dict, repr=False, compare=False)  # the recipe's `training:` keys
     train_size: Optional[Union[int, float, str]] = None  # the target's train size, when the recipe lists several
     variant: str = ""  # the model variant's name, when the recipe has `variants`
     mix_percent: Optional[float] = None  # sentences of other corpora added to the target's train, in %
     row_suffix: str = ""  # what tells this run's report row apart besides the schedule: "n=1000 +sce"
     baseline_suffix: str = ""  # the suffix of the row it is compared with: "n=1000 baseline"
 
+    def settings(self, **changes) -> TrainingSettings:
+        """The run's ``TrainingSettings``: the recipe's `training:` keys, its grid point and seed, and ``changes``."""
+        return TrainingSettings(**self.training, learning_rate=self.learning_rate,
+                                mini_batch_size=self.mini_batch_size, seed=self.seed).replace(**changes)
+
+    def identity(self, train_with_dev: bool = False) -> RunIdentity:
+        """What the trainer hashes for this run (``train_with_dev``: its retraining on train + dev)."""
+        return RunIdentity(self.target, tuple(self.aux), self.schedule.build().settings(),
+                           self.settings(train_with_dev=train_with_dev).identity(), self.basis)
+
     @property
     def run_id(self) -> str:
-        spec = {"target": self.target, "aux": list(self.aux), "schedule": self.schedule.to_data(),
-                "learning_rate": self.learning_rate, "mini_batch_size": self.mini_batch_size, "seed": self.seed}
-        text = json.dumps({"recipe": json.loads(self.settings), "run": spec}, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+        return self.identity().run_id
+
+    @property
+    def final_run_id(self) -> str:
+        """The id of its retraining on train + dev (``test_with_dev``)."""
+        return self.identity(train_with_dev=True).run_id
 
     @property
     def row(self) -> str:
@@ -160,6 +190,7 @@ class Recipe:
     corpus_paths: dict[str, str] = field(default_factory=dict)  # folder corpora: name -> folder (not in run ids)
     path: Optional[str] = None
     locations: dict = field(default_factory=dict, repr=False, compare=False)
+    _embeddings_digest: Optional[list[str]] = field(default=None, repr=False, compare=False)
 
     def grid_points(self) -> list[tuple[float, int]]:
         return list(itertools.product(self.grid["learning_rate"], self.grid["mini_batch_size"]))
@@ -194,12 +225,7 @@ class Recipe:
         mixes = self.mix_percents
         for target, size, mix, variant in itertools.product(self.targets, sizes, mixes, variants):
             aux = tuple(self.aux[target])
-            mixing = {"percent": mix, "source": self.mix_source, "from": self.mix_corpora_of(target)} if mix else None
-            settings = json.dumps({
-                "corpora": {name: self.corpus_options(name, name == target, size) for name in (target, *aux)},
-                "embeddings": self.embeddings, **({"mixing": mixing} if mixing else {}),
-                "model": self.variant_model(variant), "training": self.training, "test_with_dev": self.test_with_dev,
-                "samples": self.samples}, sort_keys=True, separators=(",", ":"))
+            basis = self.identity_basis(target, aux, size, mix, variant)
             size_label = f"n={'all' if size is None else size}" if len(sizes) > 1 else ""
             mix_label = f"mix={mix or 0}%" if len(mixes) > 1 or mix else ""
             suffix = " ".join(part for part in (size_label, mix_label, variant) if part)
@@ -207,9 +233,34 @@ class Recipe:
             baseline = " ".join(part for part in (size_label, base_mix, variants[0]) if part) \
                 if self.variants or len(mixes) > 1 else ""
             for schedule, seed, (lr, batch) in itertools.product(self.schedules, self.seeds, self.grid_points()):
-                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, settings, train_size=size, variant=variant,
+                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, basis, self.training, train_size=size, variant=variant,
                                     mix_percent=mix, row_suffix=suffix, baseline_suffix=baseline))
         return runs
+
+    def identity_basis(self, target: str, aux, size=None, mix=None, variant: str = "") -> IdentityBasis:
+        """The corpora and model of a target's runs as the recipe describes them (no corpus is loaded), with the
+        embeddings named by their fingerprint, so a changed embeddings set is a new run."""
+        corpora = {name: {**self.corpus_options(name, name == target, size), "samples": self.samples}
+                   for name in (target, *aux)}
+        if mix:
+            corpora[target]["mixing"] = {"percent": mix, "source": self.mix_source, "from": self.mix_corpora_of(target)}
+        model = self.variant_model(variant)
+        return IdentityBasis(corpora, {**model, "embeddings": self.embeddings_identity(model.get("type", "multi-head"))})
+
+    def embeddings_identity(self, model_type: str) -> list[str]:
+        """Each frozen embeddings item on this machine (the shipped set, a built folder, a file) by its fingerprint,
+        loaded once per recipe; a hub name, and a fine-tuned encoder, by its name (nothing is downloaded)."""
+        items = [self.embeddings] if isinstance(self.embeddings, str) else list(self.embeddings)
+        if model_type not in FROZEN_MODEL_TYPES:
+            return items
+        if self._embeddings_digest is None:
+            from flair_munch.embeddings import load_embeddings
+            from flair_munch.embeddings.identity import fingerprint_digest
+            from flair_munch.embeddings.named import is_local
+
+            self._embeddings_digest = [fingerprint_digest(load_embeddings(item)) if is_local(item) else item
+                                       for item in items]
+        return self._embeddings_digest
 
     def corpus_options(self, name: str, as_target: bool, target_size=None) -> dict:
         """``load_corpus`` options of ``name`` in its role: ``target_train_size``/``aux_train_size`` cut train."""

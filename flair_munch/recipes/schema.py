@@ -2,205 +2,32 @@
 
 Key names are the Python API's argument names: ``model`` holds the keywords of the tagger its
 ``type`` names (``MultiHeadTagger``, ``ECTTLNERTagger``, ``MTBioBERTTagger``),
-``training`` holds ``AuxiliaryTrainer.train`` keywords, corpus options are ``load_corpus``
+``training`` holds ``TrainingSettings`` fields, corpus options are ``load_corpus``
 keywords and schedule options are the schedule class's constructor arguments, so the allowed
 keys and their types are read from those signatures and cannot drift from the code.
 """
 
 from __future__ import annotations
 
-import collections.abc
 import difflib
 import re
-import typing
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-import yaml
-
 from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus, resolve_data_dir
 from flair_munch.corpora.subsample import resolve_size
-from flair_munch.training.schedules import ORDERS, SCHEDULES, type_alternating_order
-from flair_munch.training.settings_check import training_problems
-from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec and the key tables are re-exported)
-    _NO_DEFAULT, CORPUS_KEYS, GRID_KEYS, MODEL_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, TRAINING_MOVED, KeyPath, Recipe, RunSpec,
+from flair_munch.training.schedules import SCHEDULES, Schedule
+from flair_munch.training.settings import training_problems
+from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec is re-exported)
+    _NO_DEFAULT, CORPUS_KEYS, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, KeyPath, Recipe, RunSpec,
     ScheduleSpec, _params,
 )
+from flair_munch.recipes.checker import RecipeError, _Checker, _suggest
+from flair_munch.recipes.recipe_yaml import _apply_override, _compose
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
-class RecipeError(ValueError):
-    """One or more recipe problems, one per line as ``{file}:{line}: {key}: {problem}. {fix}``."""
-
-    def __init__(self, message: str, file: str = "", line: Optional[int] = None, key: str = "") -> None:
-        super().__init__(message)
-        self.file, self.line, self.key = file, line, key
-
-
-def _fmt_path(path: KeyPath) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
-
-
-def _type_ok(value: Any, tp: Any) -> bool:
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if tp is Any:
-        return True
-    if origin is Union:
-        return any(_type_ok(value, arg) for arg in args)
-    if tp is type(None):
-        return value is None
-    if tp in (bool, int, str, dict, list):
-        return isinstance(value, tp) and (tp is bool or not isinstance(value, bool))
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is Path:
-        return isinstance(value, str)
-    if origin in (list, collections.abc.Sequence):
-        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
-    return True
-
-
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is Union:
-        return " or ".join(dict.fromkeys(_type_name(a) for a in typing.get_args(tp)))
-    if typing.get_origin(tp) in (list, collections.abc.Sequence):
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    return {type(None): "null", dict: "a mapping", list: "a list", Path: "str"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _suggest(key: str, valid: Sequence[str]) -> str:
-    near = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
-    return f"Did you mean `{near[0]}`? " if near else ""
-
-
-class _Checker:
-    """Collects every problem with its location, so one run of a recipe reports them all."""
-
-    def __init__(self, file: str, locations: dict) -> None:
-        self.file, self.locations, self.problems = file, locations, []
-
-    def where(self, path: KeyPath) -> tuple[Optional[int], str]:
-        for end in range(len(path), -1, -1):
-            if path[:end] in self.locations:
-                loc = self.locations[path[:end]]
-                return (loc, f"{self.file}:{loc}") if isinstance(loc, int) else (None, f"{self.file} ({loc})")
-        return 1, f"{self.file}:1"
-
-    def error(self, path: KeyPath, problem: str, fix: str) -> None:
-        self.problems.append((path, problem, fix))
-
-    def raise_if_any(self) -> None:
-        if not self.problems:
-            return
-        lines, first = [], None
-        by_line = sorted(self.problems, key=lambda p: (self.where(p[0])[0] or 10**9))  # --set problems last
-        for path, problem, fix in by_line:
-            line, where = self.where(path)
-            first = first or (line, _fmt_path(path) or "(recipe)")
-            lines.append(f"{where}: {_fmt_path(path) or '(recipe)'}: {problem}. {fix}".rstrip())
-        raise RecipeError("\n".join(lines), self.file, first[0], first[1])
-
-    def mapping(self, value: Any, path: KeyPath, valid: dict, what: str = "keys") -> dict:
-        """The known entries of a mapping section; reports unknown keys and wrong value types."""
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.error(path, f"expected a mapping, got {value!r}", f"Write `{_fmt_path(path)}:` with {what} below it.")
-            return {}
-        known = {}
-        for key, item in value.items():
-            if key not in valid:
-                moved = TRAINING_MOVED.get(key) if path == ("training",) else None
-                fix = f"Set it with {moved} instead." if moved else _suggest(key, valid) + f"Valid {what}: {', '.join(valid)}."
-                self.error(path + (key,), f"unknown key `{key}`", fix)
-            elif self.typed(item, path + (key,), valid[key][0]):
-                known[key] = item
-        return known
-
-    def typed(self, value: Any, path: KeyPath, tp: Any) -> bool:
-        if _type_ok(value, tp):
-            return True
-        self.error(path, f"expected {_type_name(tp)}, got {value!r} ({type(value).__name__})",
-                   f"Change the value of `{_fmt_path(path)}` to {_type_name(tp)}.")
-        return False
-
-
-# ----- loading: YAML with a line number for every key, then --set overrides -----
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 with the float spellings people write: ``1e-3`` and ``5E-5`` are numbers, not strings."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
-
-
-def _compose(text: str, file: str) -> tuple[Any, dict]:
-    """Plain data plus ``{key path: line}`` for every mapping key and list item."""
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise RecipeError(f"{file}:{line}: (yaml): {exc.problem or exc}. Fix the YAML syntax.", file, line) from None
-    locations: dict = {(): 1}
-
-    def walk(node, path: KeyPath):
-        if isinstance(node, yaml.MappingNode):
-            loader.flatten_mapping(node)
-            result = {}
-            for key_node, value_node in node.value:
-                key, line = loader.construct_object(key_node, deep=True), key_node.start_mark.line + 1
-                if key in result:
-                    raise RecipeError(f"{file}:{line}: {_fmt_path(path + (key,))}: duplicate key. Keep only one.",
-                                      file, line, _fmt_path(path + (key,)))
-                locations[path + (key,)] = line
-                result[key] = walk(value_node, path + (key,))
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                locations[path + (i,)] = item.start_mark.line + 1
-            return [walk(item, path + (i,)) for i, item in enumerate(node.value)]
-        return loader.construct_object(node, deep=True)
-
-    try:
-        return (walk(root, ()) if root is not None else None), locations
-    finally:
-        loader.dispose()
-
-
-def _apply_override(data: dict, text: str, locations: dict, file: str) -> None:
-    """Sets one ``key.sub=value`` override; its value is YAML, e.g. ``seeds=[1,2]``."""
-    key, sep, raw = text.partition("=")
-    where = f"--set {text}"
-    path = tuple(part.strip() for part in key.strip().split("."))
-    if not sep or not all(path):
-        raise RecipeError(f"{file} ({where}): {key}: not a `key=value` override. Write e.g. "
-                          "`--set training.max_epochs=3`.", file, None, key)
-    try:
-        value = yaml.load(raw, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise RecipeError(f"{file} ({where}): {key}: the value is not valid YAML ({exc}). Quote it.",
-                          file, None, key) from None
-    node = data
-    for depth, part in enumerate(path[:-1]):
-        if node.get(part) is None:
-            node[part] = {}
-        if not isinstance(node[part], dict):
-            raise RecipeError(f"{file} ({where}): {_fmt_path(path[:depth + 1])}: not a mapping, so it has no "
-                              f"key `{path[depth + 1]}`. Set `{_fmt_path(path[:depth + 1])}=...` instead.",
-                              file, None, _fmt_path(path))
-        node = node[part]
-    node[path[-1]] = value
-    for loc in [loc for loc in locations if loc[:len(path)] == path]:
-        del locations[loc]
-    locations[path] = where
 
 
 def load_recipe(path: Union[str, Path], overrides: Sequence[str] = ()) -> Recipe:
@@ -210,6 +37,9 @@ def load_recipe(path: Union[str, Path], overrides: Sequence[str] = ()) -> Recipe
         path: the YAML file.
         overrides: ``--set`` strings such as ``training.max_epochs=3`` or ``seeds=[1,2]``.
     """
+    from flair_munch.plugins import load_plugins
+
+    load_plugins()  # schedules and model types of installed packages, known by name
     file = str(path)
     if Path(path).is_dir():
         raise FileNotFoundError(f"recipe {file} is a folder, not a recipe file: give a YAML file such as "
@@ -267,7 +97,7 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                 check.error(path, f"the target `{resolved[0]}` is listed as its own auxiliary corpus", "Remove it.")
     schedules = _schedules(top.get("schedules", []), aux, names, check)
     training = {k: d for k, (_, d) in TRAINING_KEYS.items()} | check.mapping(
-        top.get("training"), ("training",), TRAINING_KEYS, "training keys (AuxiliaryTrainer.train arguments)")
+        top.get("training"), ("training",), TRAINING_KEYS, "training keys (TrainingSettings fields)")
     for key, problem, fix in training_problems(training):
         check.error(("training", key), problem, fix)
     model, model_keys = _model(top.get("model"), check)
@@ -429,7 +259,7 @@ def _references(items: Any, path: KeyPath, names: dict[str, str], check: _Checke
 
 
 def _schedules(items: Any, aux: dict[str, list[str]], names: dict[str, str], check: _Checker) -> list[ScheduleSpec]:
-    """Schedule specs, their options checked against the constructor and every target's aux corpora."""
+    """Schedule specs, their options checked against the constructor and by the schedule, for every target."""
     if not isinstance(items, list) or not items:
         check.error(("schedules",), f"expected a non-empty list of schedules, got {items!r}",
                     f"Write e.g. `schedules: [single-task, munch-conc]`; valid names: {', '.join(SCHEDULES)}.")
@@ -451,8 +281,7 @@ def _schedules(items: Any, aux: dict[str, list[str]], names: dict[str, str], che
             continue
         params = _params(SCHEDULES[name], ())
         given = check.mapping(options, path, params, f"options of {name}" if params else f"options ({name} takes none)")
-        for target, corpora in aux.items():
-            given = _schedule_options(name, given, path, target, corpora, names, check)
+        given = _schedule_options(SCHEDULES[name], given, path, aux, names, check)
         spec = ScheduleSpec(name, given)
         if spec.label in [s.label for s in specs]:
             check.error(path, f"schedule `{spec.label}` is listed twice", "Keep one.")
@@ -460,36 +289,21 @@ def _schedules(items: Any, aux: dict[str, list[str]], names: dict[str, str], che
     return specs
 
 
-def _schedule_options(name, options, path, target, corpora, names, check) -> dict:
-    """Checks one schedule's options against one target's aux corpora; returns them with normalised names."""
-    options = dict(options)
-    if name != "single-task" and not corpora:
-        check.error(path, f"`{name}` needs auxiliary corpora but target `{target}` has none", "Add corpora or fix `aux`.")
-        return options
-    order = options.get("order", "random-alternating")
-    if "order" in options and isinstance(order, list):
-        options["order"] = order = _references(order, path + ("order",), names, check)
-        if sorted(order) != sorted(corpora):
-            check.error(path + ("order",), f"the order {order} does not list each auxiliary corpus of `{target}` "
-                        "exactly once", f"List exactly: {', '.join(corpora)}.")
-    elif "order" in options and order not in ORDERS:
-        check.error(path + ("order",), f"unknown order {order!r}",
-                    f"{_suggest(order, ORDERS)}Choose one of: {', '.join(ORDERS)}, or a list of the aux corpus names.")
-    elif name in ("munch-iter", "munch-stack") and order == "random-alternating":
-        try:
-            type_alternating_order(corpora, {n: REGISTRY[n].entity_type if n in REGISTRY else None for n in corpora}, 0)
-        except ValueError as exc:
-            check.error(path, f"target `{target}`: {exc}".rstrip("."), "Set the `order` option.")
-    one = {"single-aux": "aux", "pretrain-finetune": "source"}.get(name)
-    if one:
-        chosen = options.get(one)
-        if chosen is None and len(corpora) != 1:
-            check.error(path, f"{name} needs one auxiliary corpus; `{target}` has {corpora}",
-                        f"Use `{{{name}: {{{one}: NAME}}}}`" + (" or single-aux-best." if one == "aux" else "."))
-        elif chosen is not None:
-            resolved = _references([chosen], path + (one,), names, check)
-            if resolved and resolved[0] not in corpora:
-                check.error(path + (one,), f"`{chosen}` is not an auxiliary corpus of `{target}`",
-                            f"Choose one of: {', '.join(corpora)}.")
-            options[one] = resolved[0] if resolved else chosen
+def _schedule_options(schedule: type[Schedule], options: dict, path: KeyPath, aux: dict[str, list[str]],
+                      names: dict[str, str], check: _Checker) -> dict:
+    """The options with the corpus names they hold normalised, then checked by the schedule for every target."""
+    options, unknown = dict(options), set()  # unknown: a name that is no corpus, reported once, not per target
+    for key, kind in schedule.corpus_options.items():
+        value = options.get(key)
+        if isinstance(value, list):
+            options[key] = _references(value, path + (key,), names, check)
+        elif kind == "one" and isinstance(value, str):
+            resolved = _references([value], path + (key,), names, check)
+            options[key] = resolved[0] if resolved else value
+            unknown.update(() if resolved else [key])
+    for target, corpora in aux.items():
+        types = {n: REGISTRY[n].entity_type if n in REGISTRY else None for n in corpora}
+        for key, problem, fix in schedule.check(options, target, corpora, types):
+            if not unknown.intersection(key[:1]):
+                check.error(path + tuple(key), problem, fix)
     return options

@@ -18,8 +18,9 @@ from typing import Optional
 
 import flair
 
+from flair_munch.evaluation.results_index import RESULTS_FILE, ResultRecord
 from flair_munch.training.result import TrainingResult
-from flair_munch.training.run_directory import atomic_write_text, strict_json
+from flair_munch.training.run_directory import RunDirectory, atomic_write_text, strict_json
 
 log = logging.getLogger("flair_munch")
 
@@ -40,18 +41,20 @@ class StudyStatus:
         return "\n".join([*self.lines, f"{self.done} of {self.total} runs done{failed} ({left} to run)"])
 
 
-def _run_dir(output_dir: Path, spec, final: bool = False) -> Path:
-    return output_dir / "runs" / (f"{spec.run_id}-train+dev" if final else spec.run_id)
+def _run_directory(output_dir: Path, spec, final: bool = False) -> RunDirectory:
+    """A run's folder is named by its id (the trainer's): ``runs/<id>``; its train + dev retraining has its own id."""
+    run_id = spec.final_run_id if final else spec.run_id
+    return RunDirectory(output_dir / "runs" / run_id, run_id)
 
 
-def _finished(path: Path) -> Optional[TrainingResult]:
-    metrics = path / "metrics.json"
-    return TrainingResult.load(metrics) if metrics.is_file() else None
+def _finished(output_dir: Path, spec, final: bool = False) -> Optional[TrainingResult]:
+    """The same rule as the trainer's: ``metrics.json`` of this exact run id."""
+    return _run_directory(output_dir, spec, final).finished()
 
 
-def _failure(path: Path) -> Optional[str]:
-    failed = path / "failed.json"
-    return json.loads(failed.read_text(encoding="utf-8"))["message"] if failed.is_file() else None
+def _failure(output_dir: Path, spec, final: bool = False) -> Optional[str]:
+    failure = _run_directory(output_dir, spec, final).failure()
+    return failure["message"] if failure else None
 
 
 def study_status(recipe) -> StudyStatus:
@@ -61,11 +64,10 @@ def study_status(recipe) -> StudyStatus:
     lines = [f"{'status':<8} {'run id':<14} {'target':<16} {'schedule':<32} {'lr':>8} {'batch':>5} {'seed':>4}"]
     done, failed = 0, []
     for spec in specs:
-        finished = _finished(_run_dir(output_dir, spec)) is not None
+        finished = _finished(output_dir, spec) is not None
         if recipe.test_with_dev:
-            finished = finished and _finished(_run_dir(output_dir, spec, final=True)) is not None
-        failure = None if finished else (_failure(_run_dir(output_dir, spec))
-                                         or _failure(_run_dir(output_dir, spec, final=True)))
+            finished = finished and _finished(output_dir, spec, final=True) is not None
+        failure = None if finished else (_failure(output_dir, spec) or _failure(output_dir, spec, final=True))
         done += finished
         if failure:
             failed.append(f"{spec.label}: {failure}")
@@ -76,47 +78,36 @@ def study_status(recipe) -> StudyStatus:
     return StudyStatus(total=len(specs), done=done, output_dir=output_dir, lines=lines, failed=failed)
 
 
-def _record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> dict:
+def _record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> ResultRecord:
     test_run = final or result
-    return {
-        "run_id": spec.run_id,
-        "target": spec.target,
-        "aux": list(spec.aux),
-        "schedule": spec.row,
-        "baseline": spec.baseline_row,
-        "variant": spec.variant or None,
-        "train_size": spec.train_size,
-        "mix_percent": spec.mix_percent,
-        "seed": spec.seed,
-        "hparams": {"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
-        "selected": False,
-        "dev": result.dev,
-        "test": test_run.test,
-        "updates": test_run.updates,
-        "epochs": test_run.epochs,
-        "seconds": result.seconds + (final.seconds if final else 0.0),
-        "aux_order": test_run.aux_order,
-        "run_dir": str(Path(test_run.model_path).resolve().parent),  # where its test predictions are
-        "history": [{k: row.get(k) for k in ("stage", "epoch", "lr", "target_loss", "dev_f1", "seconds")}
-                    for row in result.history],
-    }
+    return ResultRecord(
+        run_id=spec.run_id, target=spec.target, aux=list(spec.aux), schedule=spec.row, baseline=spec.baseline_row,
+        variant=spec.variant or None, train_size=spec.train_size, mix_percent=spec.mix_percent, seed=spec.seed,
+        hparams={"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
+        dev=result.dev, test=test_run.test, updates=test_run.updates, epochs=test_run.epochs,
+        seconds=result.seconds + (final.seconds if final else 0.0), aux_order=test_run.aux_order,
+        run_dir=str(Path(test_run.model_path).resolve().parent),  # where its test predictions are
+        history=[{k: row.get(k) for k in ("stage", "epoch", "lr", "target_loss", "dev_f1", "seconds")}
+                 for row in result.history],
+    )
 
 
-def _with_selection(records: list[dict]) -> list[dict]:
-    """Marks, per (target, schedule, seed), the grid point with the best target dev F1 (SPEC 1.3)."""
+def _with_selection(records: list[ResultRecord]) -> list[ResultRecord]:
+    """Marks, per (target, schedule, seed), the grid point with the best target dev F1 (docs/methods.md §1.3)."""
     groups = defaultdict(list)
     for record in records:
-        groups[(record["target"], record["schedule"], record["seed"])].append(record)
+        groups[(record.target, record.schedule, record.seed)].append(record)
     for group in groups.values():
-        best = max(group, key=lambda r: ((r["dev"] or {}).get("f1", -1.0), -r["hparams"]["learning_rate"]))
+        best = max(group, key=lambda r: ((r.dev or {}).get("f1", -1.0), -r.hparams["learning_rate"]))
         for record in group:
-            record["selected"] = record is best
+            record.selected = record is best
     return records
 
 
-def write_index(output_dir: Path, records: list[dict]) -> Path:
-    lines = [strict_json(record, sort_keys=True) for record in _with_selection(records)]
-    return atomic_write_text(output_dir / "results.jsonl", "\n".join(lines) + ("\n" if lines else ""))
+def write_index(output_dir: Path, records: list[ResultRecord]) -> Path:
+    """``results.jsonl``, rewritten atomically; only the study's driver writes it."""
+    lines = [strict_json(record.to_dict(), sort_keys=True) for record in _with_selection(records)]
+    return atomic_write_text(output_dir / RESULTS_FILE, "\n".join(lines) + ("\n" if lines else ""))
 
 
 def open_store(recipe, embeddings):
@@ -197,21 +188,20 @@ def run_study(recipe, progress: bool = True, retry_failed: bool = False) -> Stud
     for spec in specs:
         by_group[(spec.target, spec.aux, spec.seed, str(spec.train_size), spec.mix_percent, spec.variant)].append(spec)
     for (target, aux, seed, _, mix, variant), group in by_group.items():
-        if all(_finished(_run_dir(output_dir, spec)) is not None and not recipe.test_with_dev for spec in group):
-            records += [_record(spec, _finished(_run_dir(output_dir, spec)), None) for spec in group]
+        if all(_finished(output_dir, spec) is not None and not recipe.test_with_dev for spec in group):
+            records += [_record(spec, _finished(output_dir, spec), None) for spec in group]
             write_index(output_dir, records)
             continue  # nothing to train: skip loading corpora and building the model
         corpora = recipe.load_corpora(target, aux, group[0].train_size, mix)
         flair.set_seed(seed)
         model = build_model(recipe, recipe.variant_model(variant), corpora, embeddings_cache)
         trainer = AuxiliaryTrainer(model, corpora, cache_dir=output_dir / "shared-runs",
-                                   embedding_store=embeddings_cache.get("store"))
+                                   embedding_store=embeddings_cache.get("store"), identity_basis=group[0].basis)
         for spec in group:
-            settings = dict(recipe.training, progress=progress, seed=spec.seed, retry_failed=retry_failed,
-                            learning_rate=spec.learning_rate, mini_batch_size=spec.mini_batch_size)
+            settings = spec.settings(progress=progress, retry_failed=retry_failed)
             try:
                 result = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
-                                       _run_dir(output_dir, spec), **settings)
+                                       _run_directory(output_dir, spec).path, settings)
             except TrainingDiverged as error:
                 log.error("[%s] %s", spec.label, error)
                 continue
@@ -219,22 +209,19 @@ def run_study(recipe, progress: bool = True, retry_failed: bool = False) -> Stud
             write_index(output_dir, records)
             log.info("[%d/%d] %s %s", len(records), len(specs), spec.label, result.summary())
         if recipe.test_with_dev:  # the selected grid point of each schedule, retrained on train + dev
-            for record in [r for r in _with_selection(records) if r["selected"] and r["target"] == target
-                           and r["seed"] == seed]:
-                spec = next(s for s in group if s.run_id == record["run_id"])
-                settings = dict(recipe.training, progress=progress, seed=spec.seed, train_with_dev=True,
-                                retry_failed=retry_failed, learning_rate=spec.learning_rate,
-                                mini_batch_size=spec.mini_batch_size)
+            for record in [r for r in _with_selection(records) if r.selected and r.target == target
+                           and r.seed == seed]:
+                spec = next(s for s in group if s.run_id == record.run_id)
+                settings = spec.settings(progress=progress, train_with_dev=True, retry_failed=retry_failed)
                 try:
                     final = trainer.train(spec.target, list(spec.aux), spec.schedule.build(),
-                                          _run_dir(output_dir, spec, final=True), **settings)
+                                          _run_directory(output_dir, spec, final=True).path, settings)
                 except TrainingDiverged as error:
                     log.error("[%s] %s", spec.label, error)
                     records.remove(record)  # its test number would come from a run that did not finish
                     write_index(output_dir, records)
                     continue
-                records[records.index(record)] = _record(spec, TrainingResult.load(
-                    _run_dir(output_dir, spec) / "metrics.json"), final)
+                records[records.index(record)] = _record(spec, _finished(output_dir, spec), final)
                 write_index(output_dir, records)
     log.info("study %s: %d runs in %.0f s", recipe.name, len(specs), time.time() - start)
     return study_status(recipe)

@@ -1,4 +1,4 @@
-"""Sentence- and token-level labels computed from BIO tags (SPEC 2.1 and 3).
+"""Sentence- and token-level labels computed from BIO tags (docs/methods.md §2.1 and 3).
 
 ECTTLNER (SCE, SEN, TIE, TBL) and MT-BioBERT (bCLS, mCLS, mtCLS) train extra
 heads on labels that need no annotation beyond the NER tags, so they are

@@ -18,7 +18,8 @@ from flair_munch.training.schedules import (
     Stage,
     Step,
 )
-from flair_munch.training.trainer import FINE_TUNING, AuxiliaryTrainer, train
+from flair_munch.training.settings import FINE_TUNING, TrainingSettings
+from flair_munch.training.trainer import AuxiliaryTrainer, train
 
 __all__ = [
     "FINE_TUNING",
@@ -38,6 +39,7 @@ __all__ = [
     "Stage",
     "Step",
     "TrainingResult",
+    "TrainingSettings",
     "train",
     "train_multi_corpus",
 ]

@@ -17,7 +17,7 @@ def stable_seed(seed: int, key: str) -> int:
 
 
 class BatchStream:
-    """``extract(D)`` of SPEC 1.2: the next mini-batch of D, reshuffling D after each full pass.
+    """``extract(D)`` of docs/methods.md §1.2: the next mini-batch of D, reshuffling D after each full pass.
 
     A pass ends with a short batch when ``len(D)`` is not a multiple of the batch size, so
     ``ceil(len(D) / batch_size)`` draws are exactly one pass (one epoch of SingleTask). The stream

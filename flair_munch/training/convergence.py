@@ -1,4 +1,4 @@
-"""When to halve the learning rate and when to stop: annealing on the target's training loss (SPEC 1.3)."""
+"""When to halve the learning rate and when to stop: annealing on the target's training loss (docs/methods.md §1.3)."""
 
 from dataclasses import asdict, dataclass
 from typing import Optional

@@ -28,7 +28,7 @@ def train_multi_corpus(
 ) -> dict:
     """Trains ``model`` on all ``corpora`` and returns test micro P/R/F1 per head.
 
-    The final model is evaluated (``use_final_model_for_eval``), as SPEC 1.3 asks, and each head is
+    The final model is evaluated (``use_final_model_for_eval``), as docs/methods.md §1.3 asks, and each head is
     scored on its own corpus's test split.
     """
     start = time.time()

@@ -1,4 +1,4 @@
-"""Loss weights of auxiliary sentences by their similarity to the target corpus (Tang et al. 2022, SPEC 4).
+"""Loss weights of auxiliary sentences by their similarity to the target corpus (Tang et al. 2022, docs/methods.md §4).
 
 An auxiliary sentence x gets ``w(x) = max(cos(v_x, v_target), 0) ** d / C``: ``v_x`` is the mean of
 its frozen token vectors, ``v_target`` the mean of the target's (train) sentence vectors, and ``C``

@@ -1,12 +1,15 @@
-"""The order in which MUNCH-Iter and MUNCH-Stack visit the auxiliary corpora (SPEC 1.2).
+"""The order in which MUNCH-Iter and MUNCH-Stack visit the auxiliary corpora (docs/methods.md §1.2), and their base class.
 
 ``dev-sorted`` trains one SingleAux run per aux corpus to sort them by target dev F1;
 ``similarity`` sorts them by ``rank_aux``'s corpus similarity instead, in seconds.
 """
 
+import difflib
 import random
 from collections import Counter
 from typing import Optional, Sequence, Union
+
+from flair_munch.training.schedules.base import Problem, Schedule
 
 ORDERS = ("random-alternating", "dev-sorted", "similarity", "given")
 AuxOrder = Union[str, Sequence[str]]
@@ -79,3 +82,36 @@ def resolve_order(order: AuxOrder, ctx) -> list[str]:
     if order == "given":
         return list(ctx.aux)
     raise ValueError(f"unknown aux order {order!r}; choose one of {', '.join(ORDERS)} or a list of corpus names")
+
+
+class OrderedAuxSchedule(Schedule):
+    """A schedule that visits the aux corpora one at a time in ``order``: a name in ``ORDERS`` or a list of all."""
+
+    corpus_options = {"order": "list"}
+
+    def __init__(self, order: AuxOrder = "random-alternating") -> None:
+        self.order = order if isinstance(order, str) else list(order)
+
+    @classmethod
+    def check(cls, options, target, aux, entity_types) -> list[Problem]:
+        if problems := super().check(options, target, aux, entity_types):
+            return problems
+        order = options.get("order", "random-alternating")
+        if not isinstance(order, str):
+            if sorted(order) != sorted(aux):
+                return [Problem(("order",), f"the order {list(order)} does not list each auxiliary corpus of "
+                                f"`{target}` exactly once", f"List exactly: {', '.join(aux)}.")]
+        elif order not in ORDERS:
+            near = difflib.get_close_matches(order, ORDERS, n=1, cutoff=0.6)
+            return [Problem(("order",), f"unknown order {order!r}", (f"Did you mean `{near[0]}`? " if near else "")
+                            + f"Choose one of: {', '.join(ORDERS)}, or a list of the aux corpus names.")]
+        elif order == "random-alternating":
+            try:
+                type_alternating_order(aux, entity_types, 0)
+            except ValueError as exc:
+                return [Problem((), f"target `{target}`: {exc}".rstrip("."), "Set the `order` option.")]
+        return []
+
+    def resolve_order(self, ctx) -> list[str]:
+        """This run's concrete order of ``ctx.aux``."""
+        return resolve_order(self.order, ctx)

@@ -1,13 +1,17 @@
-"""What a schedule is: which corpus's batch comes next, and when a stage ends (SPEC 1.2).
+"""What a schedule is: which corpus's batch comes next, and when a stage ends (docs/methods.md §1.2).
 
 A schedule only *plans*; the one training loop (``AuxiliaryTrainer``) draws the batches, takes
 the optimizer steps, anneals, evaluates and checkpoints. Every stage is trained until the
 target converges, with a fresh optimizer and the initial learning rate.
+
+Schedules are registered by name (``@Schedule.register("munch-iter")``), the name a recipe
+uses; a new schedule is one file with one decorated class, which checks its own options
+(:meth:`Schedule.check`) so the recipe schema knows no schedule by name.
 """
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Optional, Protocol, Union
+from typing import Callable, ClassVar, NamedTuple, Optional, Protocol, Sequence, TypeVar
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class Stage:
 
 
 class PlanContext(Protocol):
-    """What a schedule may ask the trainer while planning."""
+    """What a schedule may ask the trainer while planning (and a :class:`Selection` while choosing)."""
 
     target: str
     aux: list[str]
@@ -51,11 +55,16 @@ class PlanContext(Protocol):
     def single_aux_dev_f1(self, aux: str) -> float:
         """Target dev F1 of SingleAux(aux) trained on train only; trained once, then reused."""
 
-    def run(self, schedule: "Schedule", aux: list[str]):
-        """The result of another schedule's run (trained once, then reused)."""
-
     def aux_similarity(self) -> dict[str, float]:
         """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
+
+
+class Problem(NamedTuple):
+    """A problem with a schedule's options for one target: ``key`` is the option's path below the schedule."""
+
+    key: tuple
+    problem: str
+    fix: str
 
 
 def alternate(source: tuple[str, ...], target: str, iterations: int) -> tuple[Step, ...]:
@@ -63,14 +72,58 @@ def alternate(source: tuple[str, ...], target: str, iterations: int) -> tuple[St
     return (Step(source), Step((target,))) * iterations
 
 
-class Schedule(ABC):
-    """Base of all schedules; the constructor's arguments are its recipe keys."""
+S = TypeVar("S", bound=type)
 
-    name: str = ""
+
+class Schedule(ABC):
+    """Base of all schedules; the constructor's arguments are its recipe keys.
+
+    Class attributes a subclass may set: ``needs_aux`` (False: runs without auxiliary corpora)
+    and ``corpus_options`` (the constructor options that name corpora, ``"one"`` name or a
+    ``"list"`` of names, which a recipe may spell as any alias of a corpus: the schema
+    normalises them before :meth:`check`). ``name`` is set by :meth:`register`.
+    """
+
+    name: ClassVar[str] = ""
+    needs_aux: ClassVar[bool] = True
+    corpus_options: ClassVar[dict[str, str]] = {}
+    registry: ClassVar[dict[str, type["Schedule"]]] = {}  # name -> class: every registered schedule
+
+    @classmethod
+    def register(cls, name: str) -> Callable[[S], S]:
+        """Class decorator: makes a schedule known by ``name`` to recipes and the CLI (AllenNLP's ``Registrable``)."""
+
+        def add(schedule: S) -> S:
+            if not (isinstance(schedule, type) and issubclass(schedule, Schedule)):
+                raise TypeError(f"@Schedule.register({name!r}) decorates a Schedule subclass, not {schedule!r}")
+            known = Schedule.registry.get(name)
+            where = (schedule.__module__, schedule.__qualname__)
+            if known is not None and (known.__module__, known.__qualname__) != where:  # a reload replaces its class
+                raise ValueError(f"schedule name {name!r} is taken by {known.__module__}.{known.__qualname__}")
+            schedule.name = name
+            Schedule.registry[name] = schedule
+            return schedule
+
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a schedule is registered under a non-empty name, got {name!r}")
+        return add
+
+    @classmethod
+    def check(cls, options: dict, target: str, aux: Sequence[str], entity_types: dict[str, Optional[str]]
+              ) -> list[Problem]:
+        """Problems with these constructor ``options`` (type-checked, corpus names normalised) for one target.
+
+        Called by the recipe schema for every schedule and target before anything trains; an
+        override calls ``super().check(...)`` first and returns its problems if there are any.
+        """
+        if cls.needs_aux and not aux:
+            return [Problem((), f"`{cls.name}` needs auxiliary corpora but target `{target}` has none",
+                            "Add corpora or fix `aux`.")]
+        return []
 
     @abstractmethod
-    def plan(self, ctx: PlanContext) -> Union[list[Stage], object]:
-        """The stages to train, or a finished run's result when the schedule only selects among runs."""
+    def plan(self, ctx: PlanContext) -> list[Stage]:
+        """The stages to train."""
 
     def settings(self) -> dict:
         """What identifies this schedule in a run id (its constructor arguments)."""
@@ -79,3 +132,69 @@ class Schedule(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items() if k != "name")
         return f"{type(self).__name__}({args})"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a :class:`Selection` chose: run ``schedule`` with ``aux``; ``selection`` is recorded with the result."""
+
+    schedule: Schedule
+    aux: list[str]
+    selection: dict
+
+
+class Selection(Schedule):
+    """A schedule that trains nothing itself but chooses another schedule's run (SingleAux-best).
+
+    The trainer calls :meth:`choose` instead of ``plan``, trains (or reuses) the chosen run and
+    reports it as this run's result, ``selection`` recorded. ``choose`` may call everything a
+    :class:`PlanContext` offers, e.g. ``single_aux_dev_f1`` (SingleAux runs, trained once and cached).
+    """
+
+    @abstractmethod
+    def choose(self, ctx: PlanContext) -> Choice:
+        """The schedule to run, its aux corpora, and what the choice was based on."""
+
+    def plan(self, ctx: PlanContext) -> list[Stage]:
+        raise TypeError(f"{type(self).__name__} is a Selection: call choose(ctx) and run its choice, not plan()")
+
+
+class OneAuxSchedule(Schedule):
+    """A schedule that trains with one aux corpus: its ``corpus_options`` key (default ``aux``), else the only one."""
+
+    corpus_options: ClassVar[dict[str, str]] = {"aux": "one"}
+    noun: ClassVar[str] = "auxiliary corpus"  # what the one corpus is called in messages
+    otherwise: ClassVar[str] = ""  # a schedule to suggest instead when there are several
+
+    @classmethod
+    def one_option(cls) -> str:
+        """The constructor option naming the one corpus (``aux``, PretrainFinetune's ``source``)."""
+        return next(key for key, kind in cls.corpus_options.items() if kind == "one")
+
+    @classmethod
+    def one_aux_problem(cls, given: Optional[str], aux: Sequence[str], target: str, python: bool = False
+                        ) -> Optional[Problem]:
+        """Why ``given`` (None: the only aux corpus) is not one aux corpus of ``target``, in recipe or Python terms."""
+        option = cls.one_option()
+        if given is None and len(aux) != 1:
+            instead = f" or {cls.otherwise}" if cls.otherwise else ""
+            who, fix = ((cls.__name__, f"Pass {cls.__name__}({option}=NAME)") if python else
+                        (cls.name, f"Use `{{{cls.name}: {{{option}: NAME}}}}`{instead}"))
+            return Problem((), f"{who} needs one {cls.noun}; `{target}` has {list(aux)}", fix + ".")
+        if given is not None and given not in aux:
+            return Problem((option,), f"`{given}` is not an auxiliary corpus of `{target}`",
+                           f"Choose one of: {', '.join(aux)}.")
+        return None
+
+    @classmethod
+    def check(cls, options, target, aux, entity_types) -> list[Problem]:
+        problem = cls.one_aux_problem(options.get(cls.one_option()), aux, target)
+        return super().check(options, target, aux, entity_types) or ([problem] if problem else [])
+
+    def chosen(self, ctx: PlanContext) -> str:
+        """The one aux corpus of this run; raises ``ValueError`` (the recipe check's problem) if there is none."""
+        given = getattr(self, self.one_option())
+        problem = self.one_aux_problem(given, ctx.aux, ctx.target, python=True)
+        if problem is not None:
+            raise ValueError(f"{problem.problem}. {problem.fix}")
+        return given if given is not None else ctx.aux[0]

@@ -3,14 +3,13 @@
 from flair_munch.training.schedules.base import Schedule, Stage, Step
 
 
+@Schedule.register("multi-task")
 class MultiTask(Schedule):
     """Each epoch: one pass over the concatenation of every corpus (target and aux), in mixed batches.
 
-    Each batch's loss is ``(1/M') * sum_i L_i`` over the M' corpora (SPEC 1.2), not Flair's
+    Each batch's loss is ``(1/M') * sum_i L_i`` over the M' corpora (docs/methods.md §1.2), not Flair's
     ``MultitaskModel`` sum; larger corpora contribute more batches per epoch.
     """
-
-    name = "multi-task"
 
     def plan(self, ctx) -> list[Stage]:
         every = (ctx.target, *ctx.aux)

@@ -2,23 +2,20 @@
 
 from typing import Optional
 
-from flair_munch.training.schedules.base import Schedule, Stage, alternate
+from flair_munch.training.schedules.base import OneAuxSchedule, Schedule, Stage, alternate
 
 
-class SingleAux(Schedule):
-    """Each epoch, ITER times: a step on an ``aux`` batch, then a step on a target batch."""
+@Schedule.register("single-aux")
+class SingleAux(OneAuxSchedule):
+    """Each epoch, ITER times: a step on an ``aux`` batch, then a step on a target batch.
 
-    name = "single-aux"
+    ``aux`` names the aux corpus; ``None``: the run's only one.
+    """
+
+    otherwise = "single-aux-best"
 
     def __init__(self, aux: Optional[str] = None) -> None:
         self.aux = aux
-
-    def chosen(self, ctx) -> str:
-        if self.aux is not None:
-            return self.aux
-        if len(ctx.aux) != 1:
-            raise ValueError(f"SingleAux needs one auxiliary corpus: pass SingleAux(aux=NAME), one of {ctx.aux}")
-        return ctx.aux[0]
 
     def plan(self, ctx) -> list[Stage]:
         aux = self.chosen(ctx)

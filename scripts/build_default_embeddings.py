@@ -1,9 +1,9 @@
-"""Builds the shipped offline embeddings set, ``resources/embeddings/default/``.
+"""Builds the shipped offline embeddings set, ``flair_munch/resources/embeddings/default/``.
 
 Trained on the *training splits only* of the seven biomedical corpora, so that no dev or
 test text of any benchmark leaks into the embeddings. Run from the repository root:
 
-    python resources/build_default_embeddings.py [--data-dir ../shared/corpora] [--out DIR]
+    python scripts/build_default_embeddings.py [--data-dir ../shared/corpora] [--out DIR]
 
 Equivalent CLI: ``flair-munch embeddings build --corpora NCBI-disease BC5CDR-disease
 BC5CDR-chem BC2GM JNLPBA linnaeus s800 --data-dir DIR --out DIR --lm-max-chars 1600000 --num-threads 1``.
@@ -26,7 +26,7 @@ LM_MAX_CHARS = 1_600_000
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="corpora folder (default $FLAIR_MUNCH_DATA)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "resources" / "embeddings" / "default")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "flair_munch" / "resources" / "embeddings" / "default")
     parser.add_argument("--lm-epochs", type=int, default=8)
     parser.add_argument("--lm-max-chars", type=int, default=LM_MAX_CHARS)
     parser.add_argument("--num-threads", type=int, default=1)

@@ -2,12 +2,12 @@
 
 Run from the repository root:
 
-    python resources/make_samples.py --data-dir ../shared/corpora
+    python scripts/make_samples.py --data-dir ../shared/corpora
 
 For each of the seven available biomedical corpora it keeps a seeded random
 subset of every split (300 train / 150 dev / 150 test sentences, original
 order) via ``flair_munch.corpora.subsample`` with seed 13, and writes
-``resources/corpora/<Folder>/{train,dev,test}.tsv``. If a sample split has
+``flair_munch/resources/corpora/<Folder>/{train,dev,test}.tsv``. If a sample split has
 fewer than 20 mentions, sentences that contain mentions are added from the
 rest of the split (shuffled with ``random.Random(13)``) until it has 20; the
 result is again put in original file order. Sentences are copied unchanged
@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 
 # Run as a plain script from a checkout: make the repo root importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
 
 from flair_munch.corpora.bio import bio_spans  # noqa: E402
 from flair_munch.corpora.conll import read_conll, write_conll  # noqa: E402
@@ -62,7 +63,7 @@ def draw(sentences: list, size: int, seed: int = SEED, min_mentions: int = MIN_M
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder with the full corpora (default: $FLAIR_MUNCH_DATA)")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "corpora"))
+    parser.add_argument("--out", default=str(REPO_ROOT / "flair_munch" / "resources" / "corpora"))
     args = parser.parse_args(argv)
     out = Path(args.out)
     for name in CORPORA:

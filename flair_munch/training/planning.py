@@ -1,0 +1,60 @@
+"""What a schedule plans against: the run's corpora and sizes, and the cached runs selections and orders need."""
+
+from pathlib import Path
+from typing import Optional
+
+from flair_munch.training.identity import RunIdentity
+from flair_munch.training.result import TrainingResult
+from flair_munch.training.settings import TrainingSettings
+
+
+class PlanningContext:
+    """``PlanContext`` of one run (see ``schedules/base.py``).
+
+    The SingleAux runs behind SingleAux-best and dev-sorted orders are sub-runs: trained once on
+    the target's train split, in ``shared-runs/`` (or the trainer's ``cache_dir``), and found
+    there by their run id by every run that needs them.
+    """
+
+    def __init__(self, trainer, identity: RunIdentity, settings: TrainingSettings, run_dir: Path) -> None:
+        self.trainer = trainer
+        self.identity = identity
+        self.settings = settings
+        self.run_dir = run_dir
+        self.target, self.aux = identity.target, list(identity.aux)
+        self.batch_size, self.seed = settings.mini_batch_size, settings.seed
+        self.entity_types = {name: getattr(c, "entity_type", None) or name for name, c in trainer.corpora.items()}
+        corpus = trainer.corpora[self.target]
+        self.target_train = list(corpus.train) + (list(corpus.dev) if settings.train_with_dev else [])
+        self.iterations = -(-len(self.target_train) // self.batch_size)  # ITER = ceil(|target train| / batch size)
+        self._similarity: Optional[dict[str, float]] = None
+
+    def train_size(self, name: str) -> int:
+        return len(self.target_train) if name == self.target else len(self.trainer.corpora[name].train)
+
+    def training_sentences(self, name: str) -> list:
+        """What batches of ``name`` are drawn from: the target's train (+ dev with ``train_with_dev``), else train."""
+        return self.target_train if name == self.target else list(self.trainer.corpora[name].train)
+
+    def sub_run(self, schedule, aux: list[str], settings: TrainingSettings) -> TrainingResult:
+        """Another schedule's run over the same corpora and model, trained once and then found by its id."""
+        identity = self.identity.of(schedule.settings(), aux, settings.identity())
+        root = self.trainer.cache_dir or self.run_dir.parent / "shared-runs"
+        path = root / f"{schedule.name}_{self.target}_{'+'.join(aux)}_{identity.run_id}"
+        return self.trainer.train(self.target, aux, schedule, path, settings=settings)
+
+    def single_aux_dev_f1(self, aux: str) -> float:
+        """Target dev F1 of SingleAux(aux) trained on train only; trained once, then reused."""
+        from flair_munch.training.schedules import SingleAux
+
+        settings = self.settings.replace(train_with_dev=False, evaluate_dev=True)
+        return self.sub_run(SingleAux(aux), [aux], settings).dev["f1"]
+
+    def aux_similarity(self) -> dict[str, float]:
+        """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
+        if self._similarity is None:
+            from flair_munch.corpora.similarity import rank_aux
+
+            rows = rank_aux(self.trainer.corpora[self.target], [self.trainer.corpora[name] for name in self.aux])
+            self._similarity = {row.name: row.combined for row in rows}
+        return self._similarity

@@ -1,0 +1,116 @@
+"""The trainer's core: typed settings, one run identity, Flair's own plugins attached to the loop."""
+
+import dataclasses
+
+import pytest
+
+import flair
+from flair.data import MultiCorpus
+from flair.embeddings import OneHotEmbeddings
+from flair.trainers.plugins.loggers.loss_file import LossFilePlugin
+from flair.trainers.plugins.loggers.metric_history import MetricHistoryPlugin
+
+from flair_munch.corpora import load_corpus
+from flair_munch.models import MultiHeadTagger
+from flair_munch.training import AuxiliaryTrainer, MunchStack, SingleAux, SingleAuxBest, TrainingSettings
+from flair_munch.training.identity import RunIdentity, content_basis
+from flair_munch.training.settings import FIELDS, FINE_TUNING
+
+T, CHEM, S800 = "ncbi-disease", "bc5cdr-chem", "s800"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    corpora = [load_corpus(T, samples=True, train_size=24, seed=1), load_corpus(CHEM, samples=True, train_size=16, seed=1),
+               load_corpus(S800, samples=True, train_size=16, seed=1)]
+    for corpus in corpora:
+        corpus._dev = type(corpus.dev)(list(corpus.dev)[:12])
+        corpus._test = type(corpus.test)(list(corpus.test)[:12])
+    return corpora
+
+
+def make_trainer(corpora, plugins=(), **kwargs):
+    flair.set_seed(1)
+    embeddings = OneHotEmbeddings.from_corpus(MultiCorpus(corpora), embedding_length=8, min_freq=1)
+    return AuxiliaryTrainer(MultiHeadTagger.from_corpora(embeddings, corpora, hidden_size=8), corpora,
+                            plugins=plugins, **kwargs)
+
+
+def test_settings_are_one_frozen_validated_dataclass():
+    settings = TrainingSettings(max_epochs=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.max_epochs = 4
+    with pytest.raises(ValueError, match="max_grad_norm must be a number > 0 or null"):
+        TrainingSettings(max_grad_norm=-1.0)
+    with pytest.raises(ValueError, match="anneal_factor must be a number between 0 and 1"):
+        settings.replace(anneal_factor=2)
+    with pytest.raises(TypeError, match="unknown training settings \\['learnig_rate'\\]"):
+        settings.replace(learnig_rate=0.1)
+    assert FINE_TUNING.optimizer == "AdamW" and FINE_TUNING.replace(max_epochs=2).learning_rate == 5e-5
+    # options that cannot change the numbers stay out of the run id; every other one is in it
+    assert {n for n, f in FIELDS.items() if not f.metadata["in_run_id"]} == {
+        "progress", "eval_batch_size", "checkpoint_every", "retry_failed"}
+    assert set(settings.identity()) == set(FIELDS) - {"progress", "eval_batch_size", "checkpoint_every", "retry_failed"}
+
+
+def test_the_recipe_schema_reads_the_dataclass():
+    from flair_munch.recipes.recipe import TRAINING_KEYS, TRAINING_MOVED
+
+    assert set(TRAINING_KEYS) == set(FIELDS) - set(TRAINING_MOVED)
+    assert TRAINING_KEYS["max_grad_norm"][1] == 5.0 and TRAINING_KEYS["optimizer"][1] == "SGD"
+
+
+def test_train_takes_settings_and_overrides_and_rejects_bad_values(tiny, tmp_path):
+    trainer = make_trainer(tiny)
+    with pytest.raises(ValueError, match="lr_schedule must be one of anneal, linear-warmup"):
+        trainer.train(T, [], base_path=tmp_path / "bad", lr_schedule="cosine")
+    result = trainer.train(T, [], base_path=tmp_path / "run", settings=TrainingSettings(max_epochs=5, progress=False),
+                           max_epochs=1, mini_batch_size=8)
+    assert result.epochs == 1 and result.updates == {"shared": 3, T: 3}
+    assert result.settings["max_epochs"] == 1 and result.settings["mini_batch_size"] == 8
+
+
+def test_one_identity_for_runs_and_sub_runs(tiny, tmp_path):
+    trainer = make_trainer(tiny, cache_dir=tmp_path / "shared")
+    settings = TrainingSettings(max_epochs=1, mini_batch_size=8, progress=False)
+    best = trainer.train(T, [CHEM, S800], SingleAuxBest(), tmp_path / "best", settings)
+    # the sub-run's folder and metrics hold the id the identity gives; the selection's run has its own
+    sub = RunIdentity(T, (best.selection["chosen"],), SingleAux(best.selection["chosen"]).settings(),
+                      settings.identity(), trainer.identity_basis)
+    folder = tmp_path / "shared" / f"single-aux_{T}_{best.selection['chosen']}_{sub.run_id}"
+    assert (folder / "metrics.json").is_file()
+    assert RunIdentity(T, (CHEM, S800), SingleAuxBest().settings(), settings.identity(),
+                       trainer.identity_basis).run_id == best.run_id
+    # a second trainer over the same corpora and model finds every run, sub-runs included
+    again = make_trainer(tiny, cache_dir=tmp_path / "shared")
+    assert again.train(T, [CHEM, S800], MunchStack(order="dev-sorted"), tmp_path / "stack", settings).epochs == 2
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == sorted(
+        f"single-aux_{T}_{aux}_" + RunIdentity(T, (aux,), SingleAux(aux).settings(), settings.identity(),
+                                                 trainer.identity_basis).run_id for aux in (CHEM, S800))
+
+
+def test_run_ids_follow_the_corpora_the_model_and_every_setting_that_counts(tiny):
+    trainer = make_trainer(tiny)
+    basis = trainer.identity_basis
+    assert content_basis(trainer.model, trainer.corpora) == basis  # deterministic
+    ids = {RunIdentity(T, (), {"name": "single-task"}, TrainingSettings(**change).identity(), basis).run_id
+           for change in ({}, {"progress": False, "checkpoint_every": 60}, {"eval_batch_size": 8})}
+    assert len(ids) == 1
+    other = RunIdentity(T, (), {"name": "single-task"}, TrainingSettings(patience=3).identity(), basis).run_id
+    assert other not in ids
+    smaller = [load_corpus(T, samples=True, train_size=20, seed=1), *tiny[1:]]
+    assert content_basis(trainer.model, {c.name: c for c in smaller}).corpora[T] != basis.corpora[T]
+
+
+def test_flairs_own_plugins_receive_every_epoch(tiny, tmp_path):
+    history, loss_file = MetricHistoryPlugin(), LossFilePlugin(tmp_path / "flair", epoch=0)
+    trainer = make_trainer(tiny, plugins=[history, loss_file])
+    result = trainer.train(T, [CHEM, S800], MunchStack(order="given"), tmp_path / "run", max_epochs=2,
+                           mini_batch_size=8, progress=False)
+    rows = (tmp_path / "flair" / "loss.tsv").read_text().splitlines()
+    assert rows[0].split("\t")[:4] == ["EPOCH", "TIMESTAMP", "LEARNING_RATE", "TRAIN_LOSS"]
+    assert [int(row.split("\t")[0]) for row in rows[1:]] == [1, 2, 3, 4]  # two stages x two epochs, counted on
+    assert [float(row.split("\t")[3]) for row in rows[1:]] == pytest.approx(
+        [row["target_loss"] for row in result.history], abs=1e-4)
+    assert trainer.return_values["train_loss_history"] == [row["target_loss"] for row in result.history]
+    assert trainer.return_values["dev_score_history"] == [row["dev_f1"] for row in result.history]
