@@ -49,3 +49,22 @@ def test_a_character_lm_setting_that_changes_vectors_changes_the_fingerprint():
     assert len(digest) == 16 and digest == fingerprint_digest(FlairEmbeddings(str(path)))
     assert fingerprint_digest(FlairEmbeddings(str(path), with_whitespace=False)) != digest
     assert fingerprint_digest(FlairEmbeddings(str(path), is_lower=True)) != digest
+
+
+def test_run_ids_follow_the_embeddings_fingerprint_not_their_names(last_layer):
+    """The layer choice reaches the run id; the encoder loaded under another seed keeps it."""
+    from flair_munch.corpora import load_corpus
+    from flair_munch.models import MultiHeadTagger
+    from flair_munch.training import TrainingSettings
+    from flair_munch.training.identity import RunIdentity, content_basis
+
+    corpus = load_corpus("ncbi-disease", samples=True, train_size=10, seed=1)
+
+    def run_id(embeddings) -> str:
+        model = MultiHeadTagger.from_corpora(embeddings, [corpus], hidden_size=8)
+        basis = content_basis(model, {corpus.name: corpus})
+        return RunIdentity(corpus.name, (), {"name": "single-task"}, TrainingSettings().identity(), basis).run_id
+
+    assert last_layer.get_names() == minilm(layers="all", layer_mean=True).get_names()  # what ids used to hash
+    assert run_id(last_layer) != run_id(minilm(layers="all", layer_mean=True))
+    assert run_id(last_layer) == run_id(minilm(seed=2, layers="-1"))
