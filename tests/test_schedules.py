@@ -118,6 +118,15 @@ def test_munch_conc_draws_aux_batches_from_the_pooled_aux_corpora(tiny, tmp_path
     assert any(isinstance(c, tuple) for c in pooled), "a pooled batch of 16 from 20 + 30 sentences mixes corpora"
 
 
+def test_munch_conc_over_one_aux_corpus_is_single_aux_step_for_step(tiny, tmp_path):
+    """With a pool of one corpus, Conc is SingleAux: the same batches, losses, updates and final scores."""
+    conc_steps, conc = run(tiny, tmp_path / "conc", MunchConc(), max_epochs=2, aux=[CHEM])
+    aux_steps, single = run(tiny, tmp_path / "single", SingleAux(CHEM), max_epochs=2, aux=[CHEM])
+    assert len(conc_steps.steps) == 12 and conc_steps.steps == aux_steps.steps
+    assert [row["losses"] for row in conc.history] == [row["losses"] for row in single.history]
+    assert conc.updates == single.updates and conc.dev == single.dev and conc.test == single.test
+
+
 def test_multi_task_is_one_pass_over_all_corpora_with_the_mean_loss(tiny, tmp_path):
     recorder, result = run(tiny, tmp_path, MultiTask(), max_epochs=1)
     assert [size for _, size, _, _ in recorder.steps] == [16, 16, 16, 16, 16, 10]  # 90 sentences, one pass
