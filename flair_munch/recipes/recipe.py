@@ -6,6 +6,7 @@ Key names are the Python API's argument names, read from the signatures of ``Mul
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import json
@@ -135,11 +136,11 @@ class RunSpec:
         return RunIdentity(self.target, tuple(self.aux), self.schedule.build().settings(),
                            self.settings(train_with_dev=train_with_dev).identity(), self.basis)
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
         return self.identity().run_id
 
-    @property
+    @functools.cached_property
     def final_run_id(self) -> str:
         """The id of its retraining on train + dev (``test_with_dev``)."""
         return self.identity(train_with_dev=True).run_id

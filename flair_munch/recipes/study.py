@@ -188,8 +188,9 @@ def run_study(recipe, progress: bool = True, retry_failed: bool = False) -> Stud
     for spec in specs:
         by_group[(spec.target, spec.aux, spec.seed, str(spec.train_size), spec.mix_percent, spec.variant)].append(spec)
     for (target, aux, seed, _, mix, variant), group in by_group.items():
-        if all(_finished(output_dir, spec) is not None and not recipe.test_with_dev for spec in group):
-            records += [_record(spec, _finished(output_dir, spec), None) for spec in group]
+        finished = [_finished(output_dir, spec) for spec in group]
+        if all(result is not None for result in finished) and not recipe.test_with_dev:
+            records += [_record(spec, result, None) for spec, result in zip(group, finished)]
             write_index(output_dir, records)
             continue  # nothing to train: skip loading corpora and building the model
         corpora = recipe.load_corpora(target, aux, group[0].train_size, mix)

@@ -11,7 +11,7 @@ fingerprints the corpora's sentences and the model instead.
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from flair_munch.models.tagging_head import LOSS_WEIGHT
 
@@ -62,12 +62,13 @@ def corpus_fingerprint(corpus) -> dict:
     return {"sizes": sizes, "sha1": digest.hexdigest()[:16]}
 
 
-def content_basis(model, corpora: Mapping) -> IdentityBasis:
-    """The basis of a script's runs: the corpora's content and the model (its embeddings by their fingerprint)."""
-    from flair_munch.embeddings.store import fingerprint_digest
+def content_basis(model, corpora: Mapping, fingerprint: Optional[dict] = None) -> IdentityBasis:
+    """The basis of a script's runs: the corpora's content and the model (its embeddings by their fingerprint;
+    pass the store's ``fingerprint`` when there is one, so the weights are not hashed twice)."""
+    from flair_munch.embeddings.identity import fingerprint_digest
 
     return IdentityBasis(
         corpora={name: corpus_fingerprint(corpus) for name, corpus in corpora.items()},
-        model={"class": type(model).__name__, "embeddings": fingerprint_digest(model.embeddings),
+        model={"class": type(model).__name__, "embeddings": fingerprint_digest(model.embeddings, fingerprint),
                "heads": model.head_names, "config": model.config()},
     )

@@ -66,7 +66,8 @@ class AuxiliaryTrainer(Pluggable):
     @property
     def identity_basis(self) -> IdentityBasis:
         if self._identity_basis is None:
-            self._identity_basis = content_basis(self.model, self.corpora)
+            store = self.embedding_store
+            self._identity_basis = content_basis(self.model, self.corpora, store.fingerprint if store else None)
         return self._identity_basis
 
     def train(self, target: str, aux: Optional[Sequence[str]] = None, schedule: Optional[Schedule] = None,
