@@ -105,7 +105,7 @@ def main():
     parser.add_argument("--out", default="runs/aux-ranking")
     args = parser.parse_args()
 
-    embeddings = load_embeddings("default")
+    embeddings = load_embeddings("default-small")
     store = EmbeddingStore(embeddings)
     results = [one_target(name, args, embeddings, store) for name in args.targets]
 

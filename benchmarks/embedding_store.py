@@ -64,12 +64,12 @@ def paper_sized_embeddings(folder: Path):
     from flair.embeddings import FlairEmbeddings, StackedEmbeddings, WordEmbeddings
     from flair.models import LanguageModel
 
-    from flair_munch.embeddings.named import default_embeddings_dir
+    from flair_munch.embeddings.named import small_embeddings_dir
 
-    shipped = load_embeddings("default")
+    shipped = load_embeddings("default-small")
     dictionary = shipped.embeddings[1].lm.dictionary
     folder.mkdir(parents=True, exist_ok=True)
-    parts = [WordEmbeddings(str(default_embeddings_dir() / "word-vectors.kv"))]
+    parts = [WordEmbeddings(str(small_embeddings_dir() / "word-vectors.kv"))]
     for forward in (True, False):
         path = folder / f"lm-2048-{'forward' if forward else 'backward'}.pt"
         if not path.is_file():
@@ -82,7 +82,7 @@ def paper_sized_embeddings(folder: Path):
 def embeddings_for(kind: str, args):
     if kind == "paper":
         return paper_sized_embeddings(Path(args.work) / "lms")
-    return load_embeddings("default")
+    return load_embeddings("default-small")
 
 
 # ----- one configuration, in its own process -----
@@ -242,7 +242,8 @@ def study_benchmark(args) -> None:
         f"Machine: {machine()}. " + (
             "Embeddings: shipped FastText 100-d + forward and backward character LMs of pubmed's architecture "
             "(hidden 2048, 1 layer) with random weights: the same compute as pubmed-forward/backward, and speed "
-            "does not depend on the weights. " if args.embeddings == "paper" else "Embeddings: the shipped default. ")
+            "does not depend on the weights. " if args.embeddings == "paper"
+            else "Embeddings: the shipped small set (`default-small`). ")
         + f"Study: targets {', '.join(args.targets)} (train cut to {args.train_size}), aux "
         f"{', '.join(args.aux)} (cut to {args.aux_size}), dev and test cut to {args.eval_size}, all eight "
         f"schedule runs of munchables-lowres (single-task, multi-task, single-aux-best, conc, iter, stack, iter and "

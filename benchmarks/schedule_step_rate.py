@@ -93,7 +93,7 @@ def main():
     parser.add_argument("--aux-size", default=None)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--embeddings", nargs="+", default=["default"])
+    parser.add_argument("--embeddings", nargs="+", default=["default-small"])
     parser.add_argument(
         "--alternation-only", action="store_true",
         help="compare SingleTask with SingleAux whose aux corpus is a copy of the target: same sentences, "

@@ -39,7 +39,7 @@ def main():
 
     target = load_corpus(args.target, train_size=args.train_size, seed=1)
     aux = [load_corpus(name, train_size=args.aux_size, seed=1) for name in args.aux]
-    embeddings = load_embeddings("default")
+    embeddings = load_embeddings("default-small")
     rows: dict[str, list] = {}
     for seed in args.seeds:
         flair.set_seed(seed)

@@ -57,7 +57,7 @@ def main():
     parser.add_argument("--train-size", default=None)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--embeddings", nargs="+", default=["default"])
+    parser.add_argument("--embeddings", nargs="+", default=["default-small"])
     args = parser.parse_args()
 
     torch.set_num_threads(torch.get_num_threads())

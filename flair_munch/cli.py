@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(build)
     build.set_defaults(run=_embeddings_build)
     cache = embeddings.add_parser(
-        "cache", help="embed every sentence of a recipe's corpora once into the embedding store (frozen embeddings)"
+        "cache", help="embed what a recipe reads (targets: all splits; auxiliaries: train) once into the embedding store"
     )
     cache.add_argument("recipe", type=Path, help="recipe file")
     cache.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
@@ -305,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", default="single-task", metavar="NAME",
                        help="the training schedule: single-task (default), multi-task, single-aux, single-aux-best, "
                        "munch-conc, munch-iter, munch-stack, pretrain-finetune; options need a recipe")
-    train.add_argument("--embeddings", nargs="+", default=["default"], help="embeddings (default: the shipped set)")
+    train.add_argument("--embeddings", nargs="+", default=["default"],
+                       help="embeddings (default: shipped set + MiniLM; default-small: without MiniLM)")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="the run's folder (default runs/train)")
     train.add_argument("--epochs", type=int, default=10, help="max_epochs per stage (default 10)")
     train.add_argument("--lr", type=float, default=0.1, help="learning_rate (default 0.1)")

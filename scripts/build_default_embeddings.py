@@ -1,4 +1,4 @@
-"""Builds the shipped offline embeddings set, ``flair_munch/resources/embeddings/default/``.
+"""Builds the shipped offline embeddings set, ``flair_munch/resources/embeddings/small/``.
 
 Trained on the *training splits only* of the seven biomedical corpora, so that no dev or
 test text of any benchmark leaks into the embeddings. Run from the repository root:
@@ -26,7 +26,7 @@ LM_MAX_CHARS = 1_600_000
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="corpora folder (default $FLAIR_MUNCH_DATA)")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "flair_munch" / "resources" / "embeddings" / "default")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "flair_munch" / "resources" / "embeddings" / "small")
     parser.add_argument("--lm-epochs", type=int, default=8)
     parser.add_argument("--lm-max-chars", type=int, default=LM_MAX_CHARS)
     parser.add_argument("--num-threads", type=int, default=1)

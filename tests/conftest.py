@@ -19,10 +19,10 @@ def shared_corpora() -> Path:
 
 @pytest.fixture(scope="session")
 def default_embeddings():
-    """The shipped offline embeddings (FastText + forward/backward character LMs)."""
+    """The shipped small set (FastText + forward/backward character LMs): what tests need, fast."""
     from flair_munch.embeddings import load_embeddings
 
-    return load_embeddings("default")
+    return load_embeddings("default-small")
 
 
 @pytest.fixture(scope="session")

@@ -188,6 +188,8 @@ def test_unknown_encoder_offline_names_the_default(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EmbeddingsUnavailableError, match="'default'"):
         load_encoder("no-such-org/no-such-bert")
+    with pytest.raises(EmbeddingsUnavailableError, match="no transformer to fine-tune"):
+        load_encoder("default-small")  # the small set has no encoder: a clear error, not a hub download
 
 
 def test_multi_head_tagger_load_returns_the_saved_class(encoder, corpus, tmp_path):

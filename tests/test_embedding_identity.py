@@ -7,7 +7,7 @@ import pytest
 import flair
 from flair.embeddings import FlairEmbeddings, TransformerWordEmbeddings
 
-from flair_munch.embeddings import default_embeddings_dir, default_encoder_path
+from flair_munch.embeddings import default_encoder_path, load_embeddings, small_embeddings_dir
 from flair_munch.embeddings.builder import lm_file
 from flair_munch.embeddings.identity import embeddings_fingerprint, fingerprint_digest
 from flair_munch.embeddings.store import EmbeddingStore
@@ -41,7 +41,7 @@ def test_the_random_context_separator_row_is_not_part_of_the_identity(last_layer
 
 
 def test_a_character_lm_setting_that_changes_vectors_changes_the_fingerprint():
-    path = default_embeddings_dir() / lm_file("forward")
+    path = small_embeddings_dir() / lm_file("forward")
     if not path.is_file():
         pytest.skip(f"shipped character LM not built at {path}")
     plain = FlairEmbeddings(str(path))
@@ -68,3 +68,15 @@ def test_run_ids_follow_the_embeddings_fingerprint_not_their_names(last_layer):
     assert last_layer.get_names() == minilm(layers="all", layer_mean=True).get_names()  # what ids used to hash
     assert run_id(last_layer) != run_id(minilm(layers="all", layer_mean=True))
     assert run_id(last_layer) == run_id(minilm(seed=2, layers="-1"))
+
+
+def test_a_single_word_vector_file_is_one_frozen_part_with_its_own_store(tmp_path):
+    """A bare WordEmbeddings keeps its file name in ``.embeddings``: its characters must not count as parts."""
+    from flair_munch.embeddings.identity import embedding_parts
+    from flair_munch.embeddings.store import EmbeddingStore, is_frozen
+
+    vectors = load_embeddings(str(small_embeddings_dir() / "word-vectors.kv"))
+    assert embedding_parts(vectors) == [vectors]
+    assert is_frozen(vectors)  # so a recipe with `embeddings: file.kv` gets the store, not silently none
+    store = EmbeddingStore(vectors, root=tmp_path)
+    assert store.dim == 100 and store.path.name.endswith("-float32")

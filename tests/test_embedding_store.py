@@ -80,12 +80,12 @@ def test_a_changed_corpus_file_misses_only_its_changed_sentence(default_embeddin
 def test_other_embeddings_get_another_store(default_embeddings, corpus, tmp_path):
     store = EmbeddingStore(default_embeddings, root=tmp_path)
     store.ensure(list(corpus.train)[:10], progress=False)
-    changed = load_embeddings("default")
+    changed = load_embeddings("default-small")
     with torch.no_grad():
         changed.embeddings[0].embedding.weight[5] += 1.0  # one word vector retrained
     other = EmbeddingStore(changed, root=tmp_path)
     assert other.path != store.path and len(other) == 0
-    assert EmbeddingStore(load_embeddings("default"), root=tmp_path).path == store.path  # same content, same store
+    assert EmbeddingStore(load_embeddings("default-small"), root=tmp_path).path == store.path  # same content, same store
     model = MultiHeadTagger.from_corpora(changed, [corpus])
     with pytest.raises(ValueError, match="other embeddings"):
         model.use_store(store)
@@ -121,7 +121,7 @@ from flair_munch.embeddings import load_embeddings
 from flair_munch.embeddings.store import EmbeddingStore
 names = ["ncbi-disease", "bc5cdr-disease", "bc5cdr-chem", "bc2gm", "jnlpba", "linnaeus", "s800"]
 sentences = [s for n in names for split in ("train", "dev", "test") for s in getattr(load_corpus(n, samples=True), split)]
-EmbeddingStore(load_embeddings("default"), root=sys.argv[1], batch_size=16).ensure(sentences, progress=False)
+EmbeddingStore(load_embeddings("default-small"), root=sys.argv[1], batch_size=16).ensure(sentences, progress=False)
 """
 
 
@@ -211,7 +211,7 @@ def test_length_bucketing_keeps_the_pass_and_cuts_padding(corpus):
 def test_cli_caches_a_recipe_once(tmp_path, capsys):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(json.dumps({
-        "name": "c", "output_dir": str(tmp_path / "out"), "samples": True, "embeddings": "default",
+        "name": "c", "output_dir": str(tmp_path / "out"), "samples": True, "embeddings": "default-small",
         "embedding_store": str(tmp_path / "store"), "corpora": {"s800": None, "linnaeus": None},
         "targets": ["s800"], "schedules": ["single-task"], "target_train_size": 50}))
     assert main(["embeddings", "cache", str(recipe), "--no-progress"]) == 0
@@ -254,3 +254,73 @@ def test_build_killed_after_some_shards_keeps_them_and_embeds_only_the_rest(defa
     assert not list(root.glob("*/*.partial"))
     sample = sentences[:3] + sentences[-3:]
     assert all(torch.equal(torch.from_numpy(store.vectors(s).copy()), v) for s, v in zip(sample, fresh(default_embeddings, sample)))
+
+
+@pytest.fixture(scope="module")
+def word_embeddings(default_embeddings):
+    """The word vectors of the shipped set alone: frozen, and fast enough to train runs in seconds."""
+    from flair.embeddings import StackedEmbeddings, WordEmbeddings
+
+    from flair_munch.embeddings.identity import embedding_parts
+
+    word = next(part for part in embedding_parts(default_embeddings) if isinstance(part, WordEmbeddings))
+    # a fresh copy (stacking renames its parts), stacked as load_embeddings gives them: the store reads a bare
+    # WordEmbeddings' `embeddings` attribute, its file name, as its parts
+    return StackedEmbeddings([load_embeddings(word.embeddings)])
+
+
+def test_a_run_stores_the_target_splits_and_its_aux_train_only(word_embeddings, corpus, tmp_path):
+    from flair_munch.training.schedules import SingleAux, SingleAuxBest
+
+    s800 = load_corpus("s800", samples=True, train_size=24, seed=1)
+    linnaeus = load_corpus("linnaeus", samples=True, train_size=24, seed=1)  # a corpus of the trainer, not of the run
+    corpora = [corpus, s800, linnaeus]
+    common = dict(mini_batch_size=32, max_epochs=1, progress=False, seed=2, embeddings_storage_mode="none")
+
+    def model():
+        flair.set_seed(3)
+        return MultiHeadTagger.from_corpora(word_embeddings, corpora, hidden_size=32)
+
+    store = EmbeddingStore(word_embeddings, root=tmp_path / "store")
+    trainer = AuxiliaryTrainer(model(), corpora, cache_dir=tmp_path / "shared", embedding_store=store)
+    # SingleAux-best trains its SingleAux(s800) sub-run through trainer.train("ncbi-disease", ["s800"], ...)
+    from_store = trainer.train("ncbi-disease", ["s800"], SingleAuxBest(), base_path=tmp_path / "stored", **common)
+    read = [s for split in (corpus.train, corpus.dev, corpus.test, s800.train) for s in split if len(s)]
+    expected = {sentence_key(s) for s in read}
+    assert len(store) == len(expected) and all(s in store for s in read)
+    unread = [s for c in (s800, linnaeus) for split in (c.dev, c.test) for s in split if len(s)] + list(linnaeus.train)
+    unread = [s for s in unread if sentence_key(s) not in expected]
+    assert len(unread) > 200 and not any(s in store for s in unread)  # no aux dev/test, nothing of linnaeus
+    assert store.lookups > 0 and store.misses == 0  # every batch the runs read (train, dev, test) was stored
+    assert trainer.store_report.embedded == 0 and trainer.store_report.sentences == len(read)  # the sub-run's call
+    on_the_fly = AuxiliaryTrainer(model(), corpora, cache_dir=tmp_path / "shared-fly").train(
+        "ncbi-disease", ["s800"], SingleAuxBest(), base_path=tmp_path / "fly", **common)
+    assert [r["target_loss"] for r in from_store.history] == pytest.approx(
+        [r["target_loss"] for r in on_the_fly.history], rel=1e-5)
+    assert (from_store.dev["f1"], from_store.test["f1"]) == pytest.approx(
+        (on_the_fly.dev["f1"], on_the_fly.test["f1"]), abs=1e-9)
+    trainer.train("ncbi-disease", ["linnaeus"], SingleAux("linnaeus"), base_path=tmp_path / "linnaeus", **common)
+    added = {sentence_key(s) for s in linnaeus.train} - expected  # a later call stores its own aux's train
+    assert trainer.store_report.embedded == len(added) > 0 and len(store) == len(expected | added)
+    assert all(s in store for s in linnaeus.train) and store.misses == 0
+
+
+def test_a_build_logs_its_progress_without_a_bar(word_embeddings, corpus, tmp_path, monkeypatch, caplog):
+    import logging
+
+    from flair_munch.embeddings import store as store_module
+
+    monkeypatch.setattr(store_module, "PROGRESS_SECONDS", 0.0)
+    sentences = list(corpus.train)[:20]
+    total = len({sentence_key(s) for s in sentences})
+    with caplog.at_level(logging.INFO, logger=store_module.log.name):
+        EmbeddingStore(word_embeddings, root=tmp_path / "every", batch_size=8).ensure(sentences, progress=False)
+    lines = [r.getMessage() for r in caplog.records if r.name == store_module.log.name and " left" in r.getMessage()]
+    assert [line.split(": ")[1].split(" new")[0] for line in lines] == [f"{n} of {total}" for n in (8, 16, total)]
+    assert " s elapsed, about " in lines[0] and "(100 %)" in lines[-1] and "about 0 s left" in lines[-1]
+    caplog.clear()
+    monkeypatch.setattr(store_module, "PROGRESS_SECONDS", 3600.0)
+    with caplog.at_level(logging.INFO, logger=store_module.log.name):
+        EmbeddingStore(word_embeddings, root=tmp_path / "once", batch_size=8).ensure(sentences, progress=False)
+    lines = [r.getMessage() for r in caplog.records if " left" in r.getMessage()]
+    assert len(lines) == 1 and f"{total} of {total} new sentences (100 %)" in lines[0]  # only after the last batch

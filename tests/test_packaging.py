@@ -1,4 +1,4 @@
-"""A built wheel, installed non-editable, finds the shipped resources (samples, default embeddings, label maps)."""
+"""A built wheel, installed non-editable, finds the shipped resources (samples, default embeddings with the MiniLM package, label maps)."""
 
 import json
 import os
@@ -80,4 +80,4 @@ def test_installed_wheel_ships_resources(tmp_path):
     assert Path(report["resources"]) == installed.parent / "resources"
     assert report["splits"] == [300, 150, 150] and report["entities"] > 0
     assert "crossner-to-conll" in report["label_maps"]
-    assert report["length"] == 612 and report["vector"] == [612]
+    assert report["length"] == 996 and report["vector"] == [996]  # 612 shipped + 384 MiniLM (its package)

@@ -2,11 +2,13 @@
 
 import csv
 import json
+import math
 import statistics
 
 import pytest
+from scipy import stats as scipy_stats
 
-from flair_munch.evaluation import paired_bootstrap, paired_difference, read_results, write_report
+from flair_munch.evaluation import format_report, paired_bootstrap, paired_difference, read_results, write_report
 
 SENTENCES = 40  # every test sentence holds exactly one gold entity
 
@@ -158,3 +160,135 @@ def test_paired_bootstrap_p_is_two_sided():
     assert better["ci_low"] > 0 and worse["ci_high"] < 0
     assert better["p"] == worse["p"] == 0.0
     assert paired_bootstrap(gold, gold, gold, n=50)["p"] == 1.0
+
+
+# a three-seed study: munch-iter clearly above single-task, munch-conc within seed noise, munch-stack clearly below
+FOUND_3 = {
+    "single-task": ([20, 22, 24], [30, 28, 26]),
+    "munch-iter": ([36, 37, 38], [32, 31, 33]),
+    "munch-conc": ([22, 20, 25], [29, 29, 27]),
+    "munch-stack": ([14, 15, 17], [24, 23, 20]),
+}
+
+
+def write_study(tmp_path, found: dict, seeds=(1, 2, 3)):
+    """results.jsonl for {schedule: (t-one entities found per seed, t-two entities found per seed)}."""
+    records = [record(tmp_path, schedule, target, seed, per_target[i])
+               for schedule, by_target in found.items()
+               for target, per_target in zip(("t-one", "t-two"), by_target)
+               for i, seed in enumerate(seeds)]
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def expected_delta(found: dict, schedule: str, seeds=(1, 2, 3)):
+    """Seed-paired macro F1 difference to single-task: mean and 95% t-interval, computed here by hand."""
+    def macro(name, i):
+        return 100 * (f1(found[name][0][i]) + f1(found[name][1][i])) / 2
+    d = [macro(schedule, i) - macro("single-task", i) for i in range(len(seeds))]
+    mean = statistics.mean(d)
+    if len(d) < 2:
+        return mean, None, None
+    half = scipy_stats.t.ppf(0.975, len(d) - 1) * statistics.stdev(d) / math.sqrt(len(d))
+    return mean, mean - half, mean + half
+
+
+def line_of(markdown: str, schedule: str) -> str:
+    return next(line for line in markdown.splitlines() if line.startswith(f"| {schedule} |"))
+
+
+def test_macro_delta_and_interval_in_csv_and_printed_table(tmp_path):
+    paths = write_report(write_study(tmp_path, FOUND_3), bootstrap_samples=50)
+    table = {row["schedule"]: row for row in rows_of(paths.table_csv)}
+    markdown = paths.table_md.read_text(encoding="utf-8")
+    assert "| schedule | t-one | t-two | macro | micro | Δ macro vs single-task [95% CI] |" in markdown
+
+    base = table["single-task"]
+    assert base["baseline"] == "single-task" and base["delta_macro"] == base["delta_macro_within_noise"] == ""
+    assert line_of(markdown, "single-task").endswith("| baseline |")
+
+    for schedule, within in [("munch-iter", False), ("munch-conc", True), ("munch-stack", False)]:
+        mean, low, high = expected_delta(FOUND_3, schedule)
+        row = table[schedule]
+        assert float(row["delta_macro"]) == pytest.approx(mean, abs=1e-4)
+        assert float(row["delta_macro_ci_low"]) == pytest.approx(low, abs=1e-4)
+        assert float(row["delta_macro_ci_high"]) == pytest.approx(high, abs=1e-4)
+        assert row["delta_macro_n"] == "3" and row["delta_macro_within_noise"] == str(within)
+        cell = f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]"
+        # within noise: a trailing mark; beyond noise: no mark
+        assert line_of(markdown, schedule).endswith(f"| {cell} ≈ |" if within else f"| {cell} |")
+    assert (low, high) == pytest.approx((-14.45, -11.81), abs=0.01)  # munch-stack: the interval excludes 0
+
+    # the seed-paired ΔF1 of the significance table carries the same kind of interval, per target
+    significance = {(r["schedule"], r["target"]): r for r in rows_of(paths.significance_csv)}
+    d = [100 * (f1(FOUND_3["munch-conc"][0][i]) - f1(FOUND_3["single-task"][0][i])) for i in range(3)]
+    half = scipy_stats.t.ppf(0.975, 2) * statistics.stdev(d) / math.sqrt(3)
+    conc = significance["munch-conc", "t-one"]
+    assert float(conc["diff_ci_low"]) == pytest.approx(statistics.mean(d) - half, abs=1e-4)
+    assert float(conc["diff_ci_high"]) == pytest.approx(statistics.mean(d) + half, abs=1e-4)
+    assert conc["diff_within_noise"] == "True"
+    sig_md = paths.significance_md.read_text(encoding="utf-8")
+    assert f"{statistics.mean(d):+.2f} ± {statistics.stdev(d):.2f} [{statistics.mean(d) - half:+.2f}, " in sig_md
+
+
+def test_printed_table_holds_legend_and_a_sentence_naming_each_side(tmp_path):
+    paths = write_report(write_study(tmp_path, FOUND_3), bootstrap_samples=50)
+    markdown = paths.table_md.read_text(encoding="utf-8")
+    table, legend, sentence = markdown.strip().split("\n\n")
+    assert table.startswith("| schedule |") and "≈: the interval contains 0" in legend
+    assert "\n" not in legend and "\n" not in sentence
+    assert sentence.endswith(".") and ". " not in sentence  # one sentence (decimals have no space after the point)
+    assert sentence.startswith("With 3 seeds on t-one and t-two, ")
+    mean, low, high = expected_delta(FOUND_3, "munch-iter")
+    numbers = f"({mean:+.2f} macro F1, 95% CI [{low:+.2f}, {high:+.2f}])"
+    assert f"munch-iter is above single-task beyond seed noise {numbers}" in sentence
+    assert "munch-stack is below single-task beyond seed noise" in sentence
+    assert "munch-conc is within seed noise of single-task" in sentence
+    assert "munch-iter also took more shared-encoder updates" in sentence and "munch-stack also" not in sentence
+    assert markdown in paths.markdown and markdown in format_report(tmp_path, bootstrap_samples=50)
+
+
+def test_sentence_when_every_schedule_is_within_noise(tmp_path):
+    found = {"single-task": FOUND_3["single-task"], "munch-conc": FOUND_3["munch-conc"]}
+    paths = write_report(write_study(tmp_path, found), bootstrap_samples=50)
+    sentence = paths.table_md.read_text(encoding="utf-8").strip().split("\n\n")[2]
+    assert sentence.startswith("With 3 seeds on t-one and t-two, munch-conc does not differ from single-task beyond "
+                               "seed noise")
+    assert "cannot rank" in sentence and "above" not in sentence and "below" not in sentence
+
+
+def test_one_seed_gives_no_interval_and_says_so(tmp_path):
+    paths = write_report(write_study(tmp_path, FOUND_3, seeds=(1,)), bootstrap_samples=50)
+    markdown = paths.table_md.read_text(encoding="utf-8")
+    mean, _, _ = expected_delta({s: ([a[0]], [b[0]]) for s, (a, b) in FOUND_3.items()}, "munch-iter", seeds=(1,))
+    assert line_of(markdown, "munch-iter").endswith(f"| {mean:+.2f} [n/a (1 seed)] ≈ |")
+    row = {r["schedule"]: r for r in rows_of(paths.table_csv)}["munch-iter"]
+    assert row["delta_macro_n"] == "1" and row["delta_macro_ci_low"] == "" and row["delta_macro_within_noise"] == "True"
+    sentence = markdown.strip().split("\n\n")[2]
+    assert sentence.startswith("With one seed on t-one and t-two, ")
+    assert f"munch-iter {mean:+.2f}" in sentence and "run more seeds" in sentence
+    assert "beyond seed noise" not in sentence
+
+
+def test_paired_difference_t_interval():
+    a, b = [80.0, 90.0, 85.0, 88.0], [70.0, 75.0, 80.0, 79.0]
+    d = [x - y for x, y in zip(a, b)]
+    half = scipy_stats.t.ppf(0.975, 3) * statistics.stdev(d) / math.sqrt(4)
+    result = paired_difference(a, b)
+    mean = statistics.mean(d)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((mean - half, mean + half))
+    assert result["within_noise"] is False
+    single = paired_difference([80.0], [70.0])
+    assert single["ci_low"] is None and single["ci_high"] is None and single["within_noise"] is True
+    assert paired_difference([1.0, 2.0], [1.0, 2.0])["within_noise"] is True  # constant 0: [0, 0] contains 0
+
+
+def test_sentence_without_a_baseline_and_with_two_rows_above():
+    from flair_munch.evaluation.report_table import MacroDelta, conclusion
+
+    assert conclusion({"munch-iter": MacroDelta("single-task")}, ["t"], set()).startswith("No row has a baseline")
+    deltas = {"single-task": None, "a": MacroDelta("single-task", 3, 2.0, 1.0, 3.0, False),
+              "b": MacroDelta("single-task", 3, 4.0, 0.5, 7.5, False)}
+    sentence = conclusion(deltas, ["t"], set())
+    assert sentence == ("With 3 seeds on t, a and b are above single-task beyond seed noise (macro F1 +2.00 "
+                        "[+1.00, +3.00], +4.00 [+0.50, +7.50], 95% CIs), which does not rank them against each other.")

@@ -16,7 +16,7 @@ name: own-schedule
 output_dir: {out}
 samples: true
 device: cpu
-embeddings: default
+embeddings: default-small
 embedding_store: off
 model: {{hidden_size: 8}}
 corpora:

@@ -19,7 +19,7 @@ name: tiny
 output_dir: {out}
 samples: true
 device: cpu
-embeddings: default
+embeddings: default-small
 model: {{hidden_size: 32}}
 corpora:
   ncbi-disease: {{train_size: 40}}
@@ -199,7 +199,7 @@ name: tiny-fusion
 output_dir: {out}
 samples: true
 device: cpu
-embeddings: default
+embeddings: default-small
 model: {{type: attention-fusion, hidden_size: 16, attention_heads: 2}}
 corpora:
   ncbi-disease: {{train_size: 24}}
@@ -268,3 +268,27 @@ def test_two_runs_of_one_study_at_once_train_each_run_once(tmp_path):
     assert len(trained) == 4 * 2  # 4 runs x 2 epochs, each trained by one of the two processes only
     records = [json.loads(line) for line in (tmp_path / "study" / "results.jsonl").read_text().splitlines()]
     assert len(records) == 4 and len({r["run_id"] for r in records}) == 4
+
+
+def test_cache_embeddings_stores_what_the_study_reads_and_no_aux_dev_or_test(tmp_path):
+    from flair_munch.corpora import load_corpus
+    from flair_munch.recipes.study import cache_embeddings
+
+    for name in ("tgt", "aux", "other"):  # tiny folder corpora whose splits share no sentence
+        (tmp_path / name).mkdir()
+        for split in ("train", "dev", "test"):
+            rows = [f"{name}\tB-X\n{split}\tO\nsentence\tO\n{i}\tO\n" for i in range(3)]
+            (tmp_path / name / f"{split}.tsv").write_text("\n".join(rows), encoding="utf-8")
+    recipe = tmp_path / "cache.yaml"
+    recipe.write_text(json.dumps({
+        "name": "cache", "output_dir": str(tmp_path / "out"), "device": "cpu", "embeddings": "default-small",
+        "embedding_store": str(tmp_path / "store"), "target_train_size": [1, 3],
+        "corpora": {str(tmp_path / name): None for name in ("tgt", "aux", "other")},
+        "targets": ["tgt"], "aux": {"tgt": ["aux"]}, "schedules": ["single-task"]}))
+    store, report = cache_embeddings(load_recipe(recipe), progress=False)
+    corpora = {name: load_corpus(tmp_path / name) for name in ("tgt", "aux", "other")}
+    read = [s for split in ("train", "dev", "test") for s in getattr(corpora["tgt"], split)] + list(corpora["aux"].train)
+    unread = list(corpora["aux"].dev) + list(corpora["aux"].test) + [
+        s for split in ("train", "dev", "test") for s in getattr(corpora["other"], split)]
+    assert all(s in store for s in read) and not any(s in store for s in unread)
+    assert len(store) == report.embedded == len(read) == 12

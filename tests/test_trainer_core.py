@@ -114,3 +114,19 @@ def test_flairs_own_plugins_receive_every_epoch(tiny, tmp_path):
         [row["target_loss"] for row in result.history], abs=1e-4)
     assert trainer.return_values["train_loss_history"] == [row["target_loss"] for row in result.history]
     assert trainer.return_values["dev_score_history"] == [row["dev_f1"] for row in result.history]
+
+
+def test_evaluating_dev_every_epoch_does_not_change_the_trained_model(tiny, tmp_path):
+    """A DataLoader draws its seed from the global RNG: evaluation must not shift training's random stream."""
+    results = {}
+    for evaluate_dev in (True, False):
+        flair.set_seed(1)
+        trainer = make_trainer(tiny)
+        results[evaluate_dev] = trainer.train(tiny[0].name, [], base_path=tmp_path / str(evaluate_dev), max_epochs=3,
+                                              evaluate_dev=evaluate_dev, progress=False, save_model=False)
+    with_dev, without = results[True], results[False]
+    assert [row["dev_f1"] is not None for row in with_dev.history] == [True] * 3
+    assert [row["dev_f1"] for row in without.history] == [None] * 3
+    # dropout draws differ from epoch 2 on without the fork: the losses would part there
+    assert [row["target_loss"] for row in with_dev.history] == [row["target_loss"] for row in without.history]
+    assert with_dev.test == without.test

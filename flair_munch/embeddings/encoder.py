@@ -37,6 +37,10 @@ def resolve_encoder(name: Union[str, Path]) -> str:
     text = str(name).strip()
     if text.lower() in (DEFAULT_ENCODER, "offline"):
         return str(default_encoder_path())
+    if text.lower() in ("default-small", "offline-small"):
+        raise EmbeddingsUnavailableError(
+            f"{text!r} has no transformer to fine-tune (word vectors and character LMs only): a model type that "
+            "fine-tunes an encoder needs 'default' (the shipped MiniLM) or a transformer name or folder.")
     if text.startswith("transformer:"):
         text = text[len("transformer:"):]
     local = Path(text).expanduser()

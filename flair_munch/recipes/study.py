@@ -121,9 +121,12 @@ def open_store(recipe, embeddings):
 
 
 def cache_embeddings(recipe, progress: bool = True):
-    """Builds the recipe's embedding store ahead of the study: every split of every corpus it loads.
+    """Builds the recipe's embedding store ahead of the study: the sentences its runs read.
 
-    Returns the store and the ``BuildReport`` of the sentences it had to embed.
+    For each target and target train size, as the study loads and cuts them: the target's train,
+    dev and test splits and its auxiliary corpora's train split; auxiliary dev and test sentences,
+    which no schedule reads, are not embedded (unless they are also one of those). Returns the store
+    and the ``BuildReport`` of the sentences it had to embed.
     """
     from flair_munch.embeddings import load_embeddings
     from flair_munch.embeddings.store import BuildReport
@@ -136,9 +139,12 @@ def cache_embeddings(recipe, progress: bool = True):
         raise ValueError("the recipe turns the embedding store off (`embedding_store: off`); remove that key or "
                          "set `embedding_store: auto` (or a folder) to build it")
     store = open_store(recipe, load_embeddings(recipe.embeddings))
-    sentences = [sentence for target in recipe.targets for size in recipe.target_train_sizes
-                 for corpus in recipe.load_corpora(target, recipe.aux[target], size)
-                 for split in ("train", "dev", "test") for sentence in getattr(corpus, split) or []]
+    sentences = []
+    for target in recipe.targets:
+        for size in recipe.target_train_sizes:
+            corpus, *aux = recipe.load_corpora(target, recipe.aux[target], size)  # the target comes first
+            sentences += [s for split in ("train", "dev", "test") for s in getattr(corpus, split) or []]
+            sentences += [s for other in aux for s in other.train or []]
     report = store.ensure(sentences, progress=progress) if store is not None else BuildReport(0, 0, 0, 0, 0, 0.0)
     return store, report
 

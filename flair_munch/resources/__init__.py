@@ -1,7 +1,7 @@
 """Where the shipped resources (corpus samples, small embeddings, label maps) live.
 
 They are package data of ``flair_munch.resources`` (this folder: ``corpora/``,
-``embeddings/default/``, ``label_maps/``, and ``README.md`` with their provenance and
+``embeddings/small/``, ``label_maps/``, and ``README.md`` with their provenance and
 licences), so editable installs, ``pip install .`` and wheels all find them.
 ``$FLAIR_MUNCH_RESOURCES`` points an installed copy at another folder of the same layout.
 """

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import torch
+
 from flair_munch.inference import evaluation_mode
 from flair_munch.training.divergence import TrainingDiverged, advice
 from flair_munch.training.identity import RunIdentity
@@ -133,11 +135,17 @@ class Run:
         return self._evaluate(self.trainer.corpora[self.target].dev)
 
     def _evaluate(self, sentences, out_path=None) -> Optional[dict]:
+        """Scores the target head; the global RNG is left as it was, so evaluating never changes training.
+
+        (Each torch DataLoader draws its base seed from the global generator: without the fork, a run
+        with ``evaluate_dev`` would train another model than the same run without it.)
+        """
         if not sentences:
             return None
-        result = self.model.evaluate(sentences, head=self.target, out_path=out_path, return_loss=False,
-                                     mini_batch_size=self.settings.eval_batch_size,
-                                     embedding_storage_mode=self.storage)
+        with torch.random.fork_rng(devices=[]):
+            result = self.model.evaluate(sentences, head=self.target, out_path=out_path, return_loss=False,
+                                         mini_batch_size=self.settings.eval_batch_size,
+                                         embedding_storage_mode=self.storage)
         return {"precision": result.scores["micro avg precision"], "recall": result.scores["micro avg recall"],
                 "f1": result.main_score}
 

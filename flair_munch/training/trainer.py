@@ -32,9 +32,11 @@ class AuxiliaryTrainer(Pluggable):
     comparable. Those SingleAux runs are cached under ``cache_dir`` by their run id and never
     trained twice.
 
-    With an ``embedding_store`` (frozen embeddings only; fine-tuned encoders bypass it), every
-    sentence of every corpus is embedded once into the store at the first ``train`` call, or read
-    back from an earlier study, and all runs feed the BiLSTM from it.
+    With an ``embedding_store`` (frozen embeddings only; fine-tuned encoders bypass it), each
+    ``train`` call first makes sure the store holds what its run reads: the target's train, dev and
+    test sentences and the auxiliary corpora's train sentences (never their dev or test, which no
+    schedule uses). Sentences embedded by an earlier call, run or study are read back, not embedded
+    again, and all runs feed the BiLSTM from the store.
 
     ``identity_basis`` describes the corpora and the model for run ids (a study passes its recipe's
     description); by default they are fingerprinted from the sentences and the model.
@@ -97,20 +99,23 @@ class AuxiliaryTrainer(Pluggable):
         unknown = [name for name in aux if name not in self.corpora or name == target]
         if unknown:
             raise ValueError(f"auxiliary corpora {unknown} are not among the trainer's other corpora {list(self.corpora)}")
-        self._prepare_store(settings.progress)
+        self._prepare_store(target, aux, settings.progress)
         return Run(self, target, aux, schedule or SingleTask(), Path(base_path), settings).execute()
 
-    def _prepare_store(self, progress: bool) -> None:
-        if self.embedding_store is None or self._store_ready:
+    def _prepare_store(self, target: str, aux: Sequence[str], progress: bool) -> None:
+        """Stores what a run of ``target`` with ``aux`` reads: target train/dev/test, aux train (incremental)."""
+        if self.embedding_store is None:
             return
-        sentences = [s for corpus in self.corpora.values() for split in ("train", "dev", "test")
-                     for s in (getattr(corpus, split) or [])]
+        corpus = self.corpora[target]
+        sentences = [s for split in ("train", "dev", "test") for s in (getattr(corpus, split) or [])]
+        sentences += [s for name in aux for s in (self.corpora[name].train or [])]
         report = self.embedding_store.ensure(sentences, progress=progress)
         log.info("embedding store: %d of %d sentences already stored (hit rate %.1f %%), %d embedded in %.1f s",
                  report.hits, report.sentences, 100 * report.hit_rate, report.embedded, report.seconds)
         self.store_report = report
-        self.model.use_store(self.embedding_store)
-        self._store_ready = True
+        if not self._store_ready:
+            self.model.use_store(self.embedding_store)
+            self._store_ready = True
 
 
 def train(model: MultiHeadTagger, target, aux=(), schedule: Optional[Schedule] = None, **kwargs) -> TrainingResult:
