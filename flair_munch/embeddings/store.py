@@ -69,6 +69,12 @@ def sentence_key(sentence: Sentence) -> bytes:
     return hashlib.blake2b("\x1f".join(token.text for token in sentence).encode("utf-8"), digest_size=16).digest()
 
 
+def sentences_read(target, aux=()) -> list[Sentence]:
+    """What a run of ``target`` with ``aux`` reads: the target's train, dev and test, the auxiliaries' train."""
+    return [s for split in ("train", "dev", "test") for s in getattr(target, split) or []] + [
+        s for corpus in aux for s in corpus.train or []]
+
+
 @dataclass
 class BuildReport:
     """What one ``ensure`` call found and did."""

@@ -129,7 +129,7 @@ def cache_embeddings(recipe, progress: bool = True):
     and the ``BuildReport`` of the sentences it had to embed.
     """
     from flair_munch.embeddings import load_embeddings
-    from flair_munch.embeddings.store import BuildReport
+    from flair_munch.embeddings.store import BuildReport, sentences_read
 
     from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES
 
@@ -143,8 +143,7 @@ def cache_embeddings(recipe, progress: bool = True):
     for target in recipe.targets:
         for size in recipe.target_train_sizes:
             corpus, *aux = recipe.load_corpora(target, recipe.aux[target], size)  # the target comes first
-            sentences += [s for split in ("train", "dev", "test") for s in getattr(corpus, split) or []]
-            sentences += [s for other in aux for s in other.train or []]
+            sentences += sentences_read(corpus, aux)
     report = store.ensure(sentences, progress=progress) if store is not None else BuildReport(0, 0, 0, 0, 0, 0.0)
     return store, report
 

@@ -106,9 +106,9 @@ class AuxiliaryTrainer(Pluggable):
         """Stores what a run of ``target`` with ``aux`` reads: target train/dev/test, aux train (incremental)."""
         if self.embedding_store is None:
             return
-        corpus = self.corpora[target]
-        sentences = [s for split in ("train", "dev", "test") for s in (getattr(corpus, split) or [])]
-        sentences += [s for name in aux for s in (self.corpora[name].train or [])]
+        from flair_munch.embeddings.store import sentences_read
+
+        sentences = sentences_read(self.corpora[target], [self.corpora[name] for name in aux])
         report = self.embedding_store.ensure(sentences, progress=progress)
         log.info("embedding store: %d of %d sentences already stored (hit rate %.1f %%), %d embedded in %.1f s",
                  report.hits, report.sentences, 100 * report.hit_rate, report.embedded, report.seconds)
