@@ -124,6 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     from flair_munch.recipes.study import run_study, study_status
 
     from flair_munch.recipes import RecipeError
+    from flair_munch.recipes.execution import execution_problems
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
     if args.dry_run:
@@ -134,6 +135,11 @@ def _run(args: argparse.Namespace) -> int:
             print(f"flair-munch: warning: the study cannot run yet:\n{error}", file=sys.stderr)
         return 0
     check_data(recipe)
+    recipe.execution = recipe.execution.replace(  # flags override the recipe's `execution:` keys
+        executor=args.executor, address=args.address, workers=args.workers, cpus_per_run=args.cpus_per_run,
+        gpus_per_run=args.gpus_per_run)
+    for key, problem, fix in execution_problems(recipe.execution.to_dict()):
+        raise ValueError(f"--{key.replace('_', '-')}: {problem}. {fix}")
     status = run_study(recipe, progress=not args.no_progress, retry_failed=args.retry_failed)
     print(status.format())
     from flair_munch.evaluation import write_report
@@ -159,31 +165,9 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_model(path: Path):
-    """A saved tagger, or a one-line error naming the file: a folder, an empty, truncated or foreign file."""
-    import pickle
-
-    from flair_munch.models import MultiHeadTagger
-
-    path = Path(path)
-    fix = "Give a run's final-model.pt (e.g. OUTPUT/runs/<run id>/final-model.pt)."
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, not a model file. {fix}")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file. {fix}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the model file is empty (an interrupted copy?). {fix}")
-    try:
-        return MultiHeadTagger.load(path)
-    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, TypeError, AttributeError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{path}: not a readable flair-munch model ({type(error).__name__}: {reason[:120]}). "
-                         f"{fix}") from None
-
-
 def _predict(args: argparse.Namespace) -> int:
     from flair_munch.corpora import write_conll
-    from flair_munch.tagging import tag_file
+    from flair_munch.tagging import load_model, tag_file
 
     model = load_model(args.model)
     rows = tag_file(model, args.file, head=args.head, mini_batch_size=args.batch_size)
@@ -221,6 +205,7 @@ def _rank_aux(args: argparse.Namespace) -> int:
 
 
 def _uncertain(args: argparse.Namespace) -> int:
+    from flair_munch.tagging import load_model
     from flair_munch.models.marginals import rank_by_uncertainty, write_uncertainty_conll
     from flair_munch.tagging import read_sentences
 
@@ -328,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a recipe key, e.g. --set training.max_epochs=3 (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="list every run and whether it is done; train nothing")
+    run.add_argument("--executor", choices=["sequential", "ray"], help="who runs the runs (default: the recipe's "
+                     "execution.executor, else sequential); ray needs pip install -e \".[ray]\"")
+    run.add_argument("--address", help="Ray cluster to join: auto or HOST:PORT (default: start a local one)")
+    run.add_argument("--workers", type=int, help="Ray: runs at once on the local cluster (default: CPUs / cpus per run)")
+    run.add_argument("--cpus-per-run", type=int, help="Ray: CPUs (and torch threads) per run (default 1)")
+    run.add_argument("--gpus-per-run", type=float, help="Ray: GPUs per run; 0.25 packs four runs per GPU (default 0)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
     run.add_argument("--retry-failed", action="store_true",
                      help="train runs again that diverged earlier (failed.json); by default they are skipped")

@@ -65,3 +65,25 @@ def read_sentences(path: Union[str, Path], label_type: str = "ner") -> list[Sent
     splitter = NoSentenceSplitter(tokenizer=SegtokTokenizer())
     lines = [line.strip() for line in _text(path).splitlines() if line.strip()]
     return [splitter.split(line)[0] for line in lines]
+
+
+def load_model(path: Path):
+    """A saved tagger, or a one-line error naming the file: a folder, an empty, truncated or foreign file."""
+    import pickle
+
+    from flair_munch.models import MultiHeadTagger
+
+    path = Path(path)
+    fix = "Give a run's final-model.pt (e.g. OUTPUT/runs/<run id>/final-model.pt)."
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a model file. {fix}")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file. {fix}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the model file is empty (an interrupted copy?). {fix}")
+    try:
+        return MultiHeadTagger.load(path)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, TypeError, AttributeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{path}: not a readable flair-munch model ({type(error).__name__}: {reason[:120]}). "
+                         f"{fix}") from None

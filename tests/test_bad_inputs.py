@@ -5,6 +5,8 @@ Each case writes a corpus folder (train/dev/test) whose train split holds the gi
 The silent cases of issue 15 (exit 0 with corrupted data before) are here, so they stay caught.
 """
 
+import sys
+
 import pytest
 
 from flair_munch.cli import main
@@ -121,6 +123,22 @@ def test_the_usual_float_spellings_are_numbers(tmp_path, capsys):
     assert recipe.grid["learning_rate"] == [1e-3, 5e-5] and recipe.training["weight_decay"] == 0.01
     assert main(["run", str(tmp_path / "recipe.yaml"), "--dry-run", "--set", "training.min_learning_rate=1e-6"]) == 0
     assert "0 of 2 runs done" in capsys.readouterr().out
+
+
+def test_ray_without_the_extra_is_one_line_naming_it_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does where the extra is not installed
+    assert main(["run", str(write_recipe(tmp_path)), "--executor", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ('flair-munch: error: --executor ray needs Ray: install the extra with pip install -e ".[ray]" '
+                   '(or pip install "flair-munch[ray]")')
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_executor_flags_are_one_line_naming_the_flag(tmp_path, capsys):
+    assert main(["run", str(write_recipe(tmp_path)), "--executor", "ray", "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "flair-munch: error: --workers: expected a positive number of workers, got 0. Use 1 or more."
+    assert not (tmp_path / "out").exists()
 
 
 def test_train_refuses_the_same_values_before_loading_anything(tmp_path):

@@ -147,6 +147,32 @@ def test_build_killed_with_sigkill_is_never_read_and_rebuilds(default_embeddings
                for s, v in zip(sentences[:5], fresh(default_embeddings, sentences[:5])))
 
 
+SAME_BUILD = """
+import sys
+from flair_munch.corpora import load_corpus
+from flair_munch.embeddings import load_embeddings
+from flair_munch.embeddings.store import EmbeddingStore
+sentences = list(load_corpus("s800", samples=True).train)
+print(EmbeddingStore(load_embeddings("default-small"), root=sys.argv[1], batch_size=16).ensure(sentences, progress=False).embedded)
+"""
+
+
+@pytest.mark.integration
+def test_two_builders_of_one_folder_embed_each_sentence_once(default_embeddings, tmp_path):
+    """Two processes (two nodes on a shared folder) ensuring the same sentences: one embeds, the other reads."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    builders = [subprocess.Popen([sys.executable, "-c", SAME_BUILD, str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
+    embedded = sorted(int(process.communicate(timeout=300)[0].split()[-1]) for process in builders)
+    sentences = list(load_corpus("s800", samples=True).train)
+    unique = len({sentence_key(s) for s in sentences if len(s)})
+    assert embedded == [0, unique]  # the second builder waited for the first, then found everything stored
+    store = EmbeddingStore(default_embeddings, root=tmp_path)
+    manifest = json.loads((store.path / "manifest.json").read_text())
+    assert sum(shard["sentences"] for shard in manifest["shards"]) == len(store) == unique
+    assert torch.equal(torch.from_numpy(store.vectors(sentences[0]).copy()), fresh(default_embeddings, sentences[:1])[0])
+
+
 def test_not_enough_disk_is_a_clear_error_before_writing(default_embeddings, corpus, tmp_path, monkeypatch):
     store = EmbeddingStore(default_embeddings, root=tmp_path)
     Usage = namedtuple("Usage", "total used free")

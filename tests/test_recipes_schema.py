@@ -283,3 +283,26 @@ def test_a_folder_corpus_is_named_by_its_folder_and_read_relative_to_the_recipe(
     path.write_text(OWN.format(key="../data/Nope", options="null", target="Nope"))
     with pytest.raises(RecipeError, match="relative paths are read from the recipe's folder"):
         load_recipe(path)
+
+
+@pytest.mark.parametrize("section, key, expected", [
+    ("{executor: dask}", "execution.executor", "unknown executor 'dask'. Choose one of: sequential, ray"),
+    ("{executor: ray, workers: 0}", "execution.workers", "expected a positive number of workers, got 0"),
+    ("{gpus_per_run: -0.5}", "execution.gpus_per_run", "expected GPUs per run between 0 and 8"),
+    ("{address: headnode}", "execution.address", "expected auto or HOST:PORT, got 'headnode'"),
+    ("{workerz: 2}", "execution.workerz", "unknown key `workerz`. Did you mean `workers`?"),
+])
+def test_bad_execution_keys_name_file_line_and_key(tmp_path, section, key, expected):
+    path = write(tmp_path, VALID + f"execution: {section}\n")
+    error = error_of(path)
+    assert f"{path}:21: {key}: {expected}" in str(error), str(error)
+
+
+def test_execution_keys_are_read_and_stay_out_of_run_ids(tmp_path):
+    plain = load_recipe(write(tmp_path, VALID))
+    ray_recipe = load_recipe(write(tmp_path, VALID + "execution: {executor: ray, workers: 2, gpus_per_run: 0.25}\n",
+                                   "ray.yaml"))
+    assert (ray_recipe.execution.executor, ray_recipe.execution.workers, ray_recipe.execution.gpus_per_run) == (
+        "ray", 2, 0.25)
+    assert plain.execution.executor == "sequential"
+    assert [spec.run_id for spec in ray_recipe.runs()] == [spec.run_id for spec in plain.runs()]

@@ -207,6 +207,18 @@ class EmbeddingStore:
         """
         start = time.time()
         sentences = [s for s in sentences if len(s) > 0]
+        hits, missing = self._missing(sentences)
+        if not missing:
+            return BuildReport(len(sentences), hits, 0, 0, 0, time.time() - start)
+        with self._lock(".build.lock"):  # one builder at a time, of this machine or another sharing the folder
+            self._reload()  # what a builder stored while this one waited is not embedded again
+            hits, missing = self._missing(sentences)
+            if not missing:
+                return BuildReport(len(sentences), hits, 0, 0, 0, time.time() - start)
+            return self._build(sentences, hits, missing, start, progress)
+
+    def _missing(self, sentences: list[Sentence]) -> tuple[int, dict[bytes, Sentence]]:
+        """How many of ``sentences`` are stored, and the others by key (each once)."""
         missing: dict[bytes, Sentence] = {}
         hits = 0
         for sentence in sentences:
@@ -215,8 +227,10 @@ class EmbeddingStore:
                 hits += 1
             elif key not in missing:
                 missing[key] = sentence
-        if not missing:
-            return BuildReport(len(sentences), hits, 0, 0, 0, time.time() - start)
+        return hits, missing
+
+    def _build(self, sentences: list[Sentence], hits: int, missing: dict[bytes, Sentence], start: float,
+               progress: bool) -> BuildReport:
         tokens = sum(len(s) for s in missing.values())
         size = self.budget(tokens)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -305,9 +319,9 @@ class EmbeddingStore:
                         path.unlink(missing_ok=True)
 
     @contextmanager
-    def _lock(self):
+    def _lock(self, name: str = ".lock"):
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".lock", "w") as handle:
+        with open(self.path / name, "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

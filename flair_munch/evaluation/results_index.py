@@ -37,6 +37,7 @@ class ResultRecord:
     seconds: float = 0.0
     aux_order: list[str] = field(default_factory=list)
     run_dir: Optional[str] = None  # where its test predictions are
+    node: Optional[str] = None  # the machine (and Ray node) that trained it, from the run folder's executor.json
     history: list[dict] = field(default_factory=list)  # per epoch: stage, epoch, lr, target_loss, dev_f1, seconds
 
     def to_dict(self) -> dict:

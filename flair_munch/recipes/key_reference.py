@@ -9,7 +9,7 @@ import inspect
 from typing import Any
 
 from flair_munch.recipes.recipe import (
-    _NO_DEFAULT, CORPUS_KEYS, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, TRAINING_MOVED,
+    _NO_DEFAULT, CORPUS_KEYS, EXECUTION_KEYS, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, TRAINING_MOVED,
     _params,
 )
 from flair_munch.recipes.checker import _type_name
@@ -41,6 +41,15 @@ TOP_HELP = {
     "mix_percent": "add this percentage of other corpora's sentences to the target's train (a list compares)",
     "mix_source": "all, similar or dissimilar sentences to mix in",
     "mix_from": "the corpora mixed sentences come from (default: every corpus that is not an aux)",
+    "execution": "how runs are executed: `executor` and its resources (below); never part of a run id",
+}
+EXECUTION_HELP = {
+    "executor": "sequential (this process, one run after another) or ray (runs as Ray tasks); `--executor`",
+    "address": "Ray cluster: none starts a local one, `auto` joins the one `ray start` runs here, HOST:PORT a head",
+    "workers": "runs at once on a local Ray cluster (default: its CPUs / cpus_per_run); `--workers`",
+    "cpus_per_run": "Ray num_cpus of a run and its torch threads; `--cpus-per-run`",
+    "gpus_per_run": "Ray num_gpus of a run; 0.25 packs four runs on one GPU; `--gpus-per-run`",
+    "max_retries": "restarts of a run whose worker or node died (it resumes from its checkpoint)",
 }
 
 
@@ -69,6 +78,9 @@ def recipe_keys_markdown() -> str:
          FIELDS[key].metadata["help"].replace("|", "/")] for key, (tp, default) in TRAINING_KEYS.items()])
     lines += ["## `grid:`", ""]
     lines += _table("key | type | default", [[f"`{k}`", _type_name(tp), _default(d)] for k, (tp, d) in GRID_KEYS.items()])
+    lines += ["## `execution:` (ExecutionSettings)", "", "See docs/distributed.md. CLI flags override these keys.", ""]
+    lines += _table("key | type | default | meaning", [[f"`{k}`", _type_name(tp), _default(d), EXECUTION_HELP[k]]
+                                                       for k, (tp, d) in EXECUTION_KEYS.items()])
     lines += ["## `corpora:` options (load_corpus arguments)", ""]
     lines += _table("key | type | default", [[f"`{k}`", _type_name(tp), _default(d)] for k, (tp, d) in CORPUS_KEYS.items()])
     lines += ["## `model:` keys per `type`", ""]

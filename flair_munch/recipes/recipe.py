@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.named_corpus import load_corpus
 from flair_munch.models import registry
+from flair_munch.recipes.execution import ExecutionSettings
 from flair_munch.training.schedules import SCHEDULES, Schedule
 from flair_munch.training.identity import IdentityBasis, RunIdentity
 from flair_munch.training.settings import FIELDS as TRAINING_FIELDS, TYPES as TRAINING_TYPES, TrainingSettings
@@ -79,7 +80,10 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
     "embedding_store": (Union[str, bool], "auto"), "embedding_store_dtype": (str, "float32"),
     "mix_percent": (Optional[Union[int, float, list[Union[int, float]]]], None),
     "mix_source": (str, "all"), "mix_from": (Optional[list[str]], None),
+    "execution": (Optional[dict], None),
 }
+EXECUTION_KEYS = _params(ExecutionSettings, ())
+"""``execution:`` keys: the fields of ``ExecutionSettings`` (how runs are executed; not part of any run id)."""
 
 @dataclass(frozen=True)
 class ScheduleSpec:
@@ -189,6 +193,7 @@ class Recipe:
     mix_source: str = "all"
     mix_from: Optional[list[str]] = None
     corpus_paths: dict[str, str] = field(default_factory=dict)  # folder corpora: name -> folder (not in run ids)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)  # how runs are executed (not in run ids)
     path: Optional[str] = None
     locations: dict = field(default_factory=dict, repr=False, compare=False)
     _embeddings_digest: Optional[list[str]] = field(default=None, repr=False, compare=False)
@@ -292,6 +297,7 @@ class Recipe:
     def to_dict(self) -> dict:
         data = {k: getattr(self, k) for k in TOP_KEYS}
         data["schedules"] = [spec.to_data() for spec in self.schedules]
+        data["execution"] = self.execution.to_dict()
         return json.loads(json.dumps(data))  # deep plain copy
 
 

@@ -19,9 +19,10 @@ from flair_munch.corpora.subsample import resolve_size
 from flair_munch.training.schedules import SCHEDULES, Schedule
 from flair_munch.training.settings import training_problems
 from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec is re-exported)
-    _NO_DEFAULT, CORPUS_KEYS, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, KeyPath, Recipe, RunSpec,
+    _NO_DEFAULT, CORPUS_KEYS, EXECUTION_KEYS, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, KeyPath, Recipe, RunSpec,
     ScheduleSpec, _params,
 )
+from flair_munch.recipes.execution import ExecutionSettings, execution_problems
 from flair_munch.recipes.checker import RecipeError, _Checker, _suggest
 from flair_munch.recipes.recipe_yaml import _apply_override, _compose
 
@@ -148,6 +149,9 @@ def _validate(data: dict, check: _Checker) -> Recipe:
     if isinstance(output_dir, str) and Path(output_dir).exists() and not Path(output_dir).is_dir():
         check.error(("output_dir",), f"{output_dir} is a file, not a folder",
                     "Give a folder for the study's runs and results (it is created if missing).")
+    execution = check.mapping(top.get("execution"), ("execution",), EXECUTION_KEYS, "execution keys")
+    for key, problem, fix in execution_problems(execution):
+        check.error(("execution", key), problem, fix)
     embeddings = top.get("embeddings", "default")
     if embeddings == [] or embeddings == "":
         check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
@@ -160,7 +164,7 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                                                                    top.get("embedding_store", "auto")),
                   embedding_store_dtype=top.get("embedding_store_dtype", "float32"),
                   mix_percent=top.get("mix_percent"), mix_source=top.get("mix_source", "all"), mix_from=mix_from,
-                  corpus_paths=corpus_paths)
+                  corpus_paths=corpus_paths, execution=ExecutionSettings(**execution))
 
 
 def _model(section: Any, check: _Checker) -> tuple[dict, dict]:

@@ -38,17 +38,19 @@ class PlanningContext:
 
     def sub_run(self, schedule, aux: list[str], settings: TrainingSettings) -> TrainingResult:
         """Another schedule's run over the same corpora and model, trained once and then found by its id."""
-        identity = self.identity.of(schedule.settings(), aux, settings.identity())
-        root = self.trainer.cache_dir or self.run_dir.parent / "shared-runs"
-        path = root / f"{schedule.name}_{self.target}_{'+'.join(aux)}_{identity.run_id}"
+        path = sub_run_path(self.trainer.cache_dir or self.run_dir.parent / "shared-runs", self.identity, schedule,
+                            aux, settings)
         return self.trainer.train(self.target, aux, schedule, path, settings=settings)
+
+    def prerequisite(self, aux: str) -> TrainingResult:
+        """SingleAux(aux) on train only, evaluated on the target's dev split: what selections and dev-sorted orders
+        read (``Schedule.prerequisites``); trained once, then reused, whoever asks first (this run or an executor)."""
+        schedule, settings = prerequisite_run(aux, self.settings)
+        return self.sub_run(schedule, [aux], settings)
 
     def single_aux_dev_f1(self, aux: str) -> float:
         """Target dev F1 of SingleAux(aux) trained on train only; trained once, then reused."""
-        from flair_munch.training.schedules import SingleAux
-
-        settings = self.settings.replace(train_with_dev=False, evaluate_dev=True)
-        return self.sub_run(SingleAux(aux), [aux], settings).dev["f1"]
+        return self.prerequisite(aux).dev["f1"]
 
     def aux_similarity(self) -> dict[str, float]:
         """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
@@ -58,3 +60,16 @@ class PlanningContext:
             rows = rank_aux(self.trainer.corpora[self.target], [self.trainer.corpora[name] for name in self.aux])
             self._similarity = {row.name: row.combined for row in rows}
         return self._similarity
+
+
+def prerequisite_run(aux: str, settings: TrainingSettings):
+    """The schedule and settings of the SingleAux run with ``aux`` that a run with ``settings`` may need."""
+    from flair_munch.training.schedules import SingleAux
+
+    return SingleAux(aux), settings.replace(train_with_dev=False, evaluate_dev=True)
+
+
+def sub_run_path(root: Path, identity: RunIdentity, schedule, aux: list[str], settings: TrainingSettings) -> Path:
+    """The folder of a sub-run of the run ``identity`` names: ``ROOT/<schedule>_<target>_<aux>_<its run id>``."""
+    run_id = identity.of(schedule.settings(), aux, settings.identity()).run_id
+    return Path(root) / f"{schedule.name}_{identity.target}_{'+'.join(aux)}_{run_id}"

@@ -102,6 +102,13 @@ class AuxiliaryTrainer(Pluggable):
         self._prepare_store(target, aux, settings.progress)
         return Run(self, target, aux, schedule or SingleTask(), Path(base_path), settings).execute()
 
+    def train_prerequisite(self, target: str, aux: Sequence[str], schedule: Schedule, base_path: Union[str, Path],
+                           settings: TrainingSettings, corpus: str) -> TrainingResult:
+        """Trains (or reuses) the SingleAux run with ``corpus`` that the run of ``schedule`` in ``base_path`` reads
+        while planning (``Schedule.prerequisites``): an executor trains it ahead, as a job of its own."""
+        run = Run(self, target, list(aux), schedule, Path(base_path), settings)
+        return run.plan.prerequisite(corpus)
+
     def _prepare_store(self, target: str, aux: Sequence[str], progress: bool) -> None:
         """Stores what a run of ``target`` with ``aux`` reads: target train/dev/test, aux train (incremental)."""
         if self.embedding_store is None:

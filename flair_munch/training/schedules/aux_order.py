@@ -112,6 +112,9 @@ class OrderedAuxSchedule(Schedule):
                 return [Problem((), f"target `{target}`: {exc}".rstrip("."), "Set the `order` option.")]
         return []
 
+    def prerequisites(self, aux) -> list[str]:
+        return list(aux) if self.order == "dev-sorted" else []
+
     def resolve_order(self, ctx) -> list[str]:
         """This run's concrete order of ``ctx.aux``."""
         return resolve_order(self.order, ctx)

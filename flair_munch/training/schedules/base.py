@@ -125,6 +125,11 @@ class Schedule(ABC):
     def plan(self, ctx: PlanContext) -> list[Stage]:
         """The stages to train."""
 
+    def prerequisites(self, aux: Sequence[str]) -> list[str]:
+        """The aux corpora whose SingleAux run (``PlanContext.single_aux_dev_f1``) this schedule reads to plan or
+        choose, so that an executor can train those runs first, once each, as runs of their own."""
+        return []
+
     def settings(self) -> dict:
         """What identifies this schedule in a run id (its constructor arguments)."""
         return {"name": self.name, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}

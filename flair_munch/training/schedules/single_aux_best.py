@@ -11,6 +11,9 @@ class SingleAuxBest(Selection):
     With ``train_with_dev`` the chosen corpus's SingleAux is then trained on target train + dev.
     """
 
+    def prerequisites(self, aux) -> list[str]:
+        return list(aux)
+
     def choose(self, ctx) -> Choice:
         dev_f1 = {aux: ctx.single_aux_dev_f1(aux) for aux in ctx.aux}
         best = max(ctx.aux, key=lambda aux: (dev_f1[aux], aux))

@@ -1,0 +1,115 @@
+"""Wall time of one small CPU study: the sequential executor vs Ray with 1 and 2 workers, in one invocation.
+
+All three train the same 12 runs (shipped samples: target ncbi-disease, aux bc5cdr-chem and s800;
+single-task, multi-task, munch-conc, munch-iter x seeds 1-3) from a warm embedding store, each into
+a fresh output folder, as `flair-munch run` processes timed from start to exit (Ray's start-up
+included). Threads: the sequential executor uses torch's default (all cores); Ray with 1 worker
+gives its run all cores (--cpus-per-run = cores); Ray with 2 workers gives each run cores / 2, so
+runs x threads never exceed the cores. Also prints what the packing plan predicts for
+recipes/munchables.yaml on 8 GPUs. Writes benchmarks/results/ray_study.md.
+
+    python benchmarks/ray_study.py            # about 15 minutes on 2 cores
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "ray_study.md"
+RECIPE = """\
+name: ray-benchmark
+output_dir: {out}
+samples: true
+device: cpu
+embeddings: default-small
+embedding_store: {store}
+model: {{hidden_size: 64}}
+corpora: {{ncbi-disease: , bc5cdr-chem: {{train_size: 300}}, s800: {{train_size: 300}}}}
+targets: [ncbi-disease]
+schedules: [single-task, multi-task, munch-conc, munch-iter]
+grid: {{learning_rate: [0.1], mini_batch_size: [16]}}
+training: {{max_epochs: {epochs}}}
+seeds: [1, 2, 3]
+"""
+
+
+def run(recipe: Path, *flags: str) -> float:
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "flair_munch.cli", "run", str(recipe), "--no-progress", *flags], env=env,
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def test_f1(study: Path) -> dict:
+    return {r["run_id"]: r["test"]["f1"] for r in map(json.loads, (study / "results.jsonl").read_text().splitlines())}
+
+
+def packing_prediction(recipe_path: str, gpus: int, gpus_per_run: float) -> str:
+    """Runs, prerequisites and the critical path of a recipe's plan, and the waves of runs on ``gpus`` GPUs."""
+    from flair_munch.recipes import load_recipe
+    from flair_munch.recipes.study_plan import StudyPlan
+
+    recipe = load_recipe(recipe_path)
+    recipe.output_dir = tempfile.mkdtemp()  # nothing finished: the whole plan
+    plan = StudyPlan(recipe)
+    kinds = {kind: sum(job.kind == kind for job in plan.jobs) for kind in ("store", "prerequisite", "run", "final")}
+    slots = int(gpus / gpus_per_run)
+    depth = 2 if kinds["prerequisite"] else 1  # prerequisite SingleAux runs, then the runs that read them
+    waves = math.ceil(kinds["prerequisite"] / slots) + math.ceil(kinds["run"] / slots) if depth == 2 else \
+        math.ceil(kinds["run"] / slots)
+    sequential = kinds["prerequisite"] + kinds["run"]
+    return (f"{recipe_path}: {kinds['run']} runs + {kinds['prerequisite']} prerequisite SingleAux runs "
+            f"+ {kinds['store']} store builds; on {gpus} GPUs at {gpus_per_run} GPU per run: {slots} runs at once, "
+            f"{waves} waves of runs instead of {sequential} runs one after another "
+            f"({sequential / waves:.0f}x), if a run on a shared GPU is as fast as alone (gpu_study.sh measures that)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    cores = os.cpu_count()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        recipes = {}
+        for name in ("sequential", "ray-1", "ray-2", "warm"):
+            recipes[name] = tmp / f"{name}.yaml"
+            recipes[name].write_text(RECIPE.format(out=tmp / name, store=tmp / "store", epochs=args.epochs))
+        subprocess.run([sys.executable, "-m", "flair_munch.cli", "embeddings", "cache", str(recipes["warm"]),
+                        "--no-progress"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rows = [("sequential executor (torch threads: default)", run(recipes["sequential"]))]
+        rows.append((f"ray, 1 worker x {cores} threads",
+                     run(recipes["ray-1"], "--executor", "ray", "--workers", "1", "--cpus-per-run", str(cores))))
+        rows.append((f"ray, 2 workers x {max(cores // 2, 1)} thread(s)",
+                     run(recipes["ray-2"], "--executor", "ray", "--workers", "2", "--cpus-per-run",
+                         str(max(cores // 2, 1)))))
+        reference = test_f1(tmp / "sequential")
+        differences = {name: max(abs(f1 - reference[run_id]) for run_id, f1 in test_f1(tmp / name).items())
+                       for name in ("ray-1", "ray-2")}
+    base = rows[0][1]
+    lines = [f"# Ray executor vs sequential: one small CPU study ({platform.node()}, {cores} cores)", "",
+             f"12 runs (shipped samples, ncbi-disease + bc5cdr-chem, s800; single-task, multi-task, munch-conc, "
+             f"munch-iter x 3 seeds; h64, batch 16, at most {args.epochs} epochs per stage), warm embedding store, "
+             "each executor a `flair-munch run` process timed start to exit. Command: `python benchmarks/ray_study.py`.",
+             "", "| executor | wall s | speed-up vs sequential |", "|---|---|---|"]
+    lines += [f"| {name} | {seconds:.1f} | {base / seconds:.2f}x |" for name, seconds in rows]
+    lines += ["", f"Largest per-run |test F1 difference| to the sequential executor: ray-1 {differences['ray-1']:.4f}, "
+              f"ray-2 {differences['ray-2']:.4f} (threads per run differ, so float sums may differ in the last bits).",
+              "", "Packing plan: " + packing_prediction("recipes/munchables.yaml", 8, 0.25), ""]
+    text = "\n".join(lines)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The study's results index, ``OUTPUT/results.jsonl``, and the one process that writes it: the driver.
+
+Jobs write only their own run folders; their outcomes come back to the driver, which records
+them here and rewrites the index atomically after each, in recipe order (not in the order runs
+finish), so any executor leaves the same file for the same runs.
+"""
+
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Optional
+
+from flair_munch.evaluation.results_index import RESULTS_FILE, ResultRecord
+from flair_munch.recipes.job_runner import JobOutcome
+from flair_munch.recipes.study_plan import StudyPlan
+from flair_munch.training.result import TrainingResult
+from flair_munch.training.run_directory import atomic_write_text, strict_json
+
+log = logging.getLogger("flair_munch")
+
+
+def _node(result: TrainingResult) -> Optional[str]:
+    marker = Path(result.model_path).resolve().parent / "executor.json"
+    try:
+        return json.loads(marker.read_text(encoding="utf-8")).get("node")
+    except (OSError, ValueError):
+        return None  # trained before executors recorded themselves
+
+
+def make_record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> ResultRecord:
+    """The index line of ``spec``: dev from its train-only run, test from its train + dev run when there is one."""
+    test_run = final or result
+    return ResultRecord(
+        run_id=spec.run_id, target=spec.target, aux=list(spec.aux), schedule=spec.row, baseline=spec.baseline_row,
+        variant=spec.variant or None, train_size=spec.train_size, mix_percent=spec.mix_percent, seed=spec.seed,
+        hparams={"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
+        dev=result.dev, test=test_run.test, updates=test_run.updates, epochs=test_run.epochs,
+        seconds=result.seconds + (final.seconds if final else 0.0), aux_order=test_run.aux_order,
+        run_dir=str(Path(test_run.model_path).resolve().parent),  # where its test predictions are
+        history=[{k: row.get(k) for k in ("stage", "epoch", "lr", "target_loss", "dev_f1", "seconds")}
+                 for row in result.history],
+        node=_node(test_run),
+    )
+
+
+def with_selection(records: list[ResultRecord]) -> list[ResultRecord]:
+    """Marks, per (target, schedule, seed), the grid point with the best target dev F1 (docs/methods.md §1.3)."""
+    groups = defaultdict(list)
+    for record in records:
+        groups[(record.target, record.schedule, record.seed)].append(record)
+    for group in groups.values():
+        best = max(group, key=lambda r: ((r.dev or {}).get("f1", -1.0), -r.hparams["learning_rate"]))
+        for record in group:
+            record.selected = record is best
+    return records
+
+
+def write_index(output_dir: Path, records: list[ResultRecord]) -> Path:
+    """``results.jsonl``, rewritten atomically; only the study's driver writes it."""
+    lines = [strict_json(record.to_dict(), sort_keys=True) for record in with_selection(records)]
+    return atomic_write_text(Path(output_dir) / RESULTS_FILE, "\n".join(lines) + ("\n" if lines else ""))
+
+
+class Ledger:
+    """What the driver knows of a study's runs: results found on disk and those its jobs hand back."""
+
+    def __init__(self, plan: StudyPlan) -> None:
+        self.plan = plan
+        self.results = dict(plan.finished)  # run id -> train-only result
+        self.finals = dict(plan.finished_final)  # run id -> its train + dev result (test_with_dev)
+        self.failed: dict[str, str] = {}  # job key -> message
+        self.failed_finals: set[str] = set()
+        self.done_jobs = 0
+
+    def accept(self, job, outcome: JobOutcome) -> None:
+        """Records one job's outcome and rewrites the index when it changes what the index holds."""
+        self.done_jobs += 1
+        if outcome.failure is not None:
+            log.error("[%s] %s", job.label, outcome.failure)
+            self.failed[job.key] = outcome.failure
+            if job.kind == "final":
+                self.failed_finals.update(spec.run_id for spec in job.specs)
+            return
+        if job.kind == "run":
+            self.results[job.key] = outcome.result
+            log.info("[%d/%d runs] %s %s (%s)", len(self.results), len(self.plan.specs), job.spec.label,
+                     outcome.result.summary(), outcome.node)
+        elif job.kind == "final":
+            self.finals[outcome.selected] = outcome.result
+        else:
+            return
+        self.write()
+
+    def records(self) -> list[ResultRecord]:
+        records = []
+        for spec in self.plan.specs:
+            result = self.results.get(spec.run_id)
+            if result is not None and spec.run_id not in self.failed_finals:
+                records.append(make_record(spec, result, self.finals.get(spec.run_id)))
+        return records
+
+    def write(self) -> Path:
+        return write_index(self.plan.output_dir, self.records())
