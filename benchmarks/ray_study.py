@@ -1,14 +1,14 @@
 """Wall time of one small CPU study: the sequential executor vs Ray with 1 and 2 workers, in one invocation.
 
-All three train the same 12 runs (shipped samples: target ncbi-disease, aux bc5cdr-chem and s800;
-single-task, multi-task, munch-conc, munch-iter x seeds 1-3) from a warm embedding store, each into
+All three train the same 12 runs (target ncbi-disease, aux bc5cdr-chem and s800, each cut to 500 train
+sentences; single-task, multi-task, munch-conc, munch-iter x seeds 1-3) from a warm embedding store, each into
 a fresh output folder, as `flair-munch run` processes timed from start to exit (Ray's start-up
 included). Threads: the sequential executor uses torch's default (all cores); Ray with 1 worker
 gives its run all cores (--cpus-per-run = cores); Ray with 2 workers gives each run cores / 2, so
 runs x threads never exceed the cores. Also prints what the packing plan predicts for
 recipes/munchables.yaml on 8 GPUs. Writes benchmarks/results/ray_study.md.
 
-    python benchmarks/ray_study.py            # about 15 minutes on 2 cores
+    FLAIR_MUNCH_DATA=... python benchmarks/ray_study.py     # about 15 minutes on 2 cores
 """
 
 import argparse
@@ -26,12 +26,12 @@ RESULTS = Path(__file__).resolve().parent / "results" / "ray_study.md"
 RECIPE = """\
 name: ray-benchmark
 output_dir: {out}
-samples: true
+{data}
 device: cpu
 embeddings: default-small
 embedding_store: {store}
-model: {{hidden_size: 64}}
-corpora: {{ncbi-disease: , bc5cdr-chem: {{train_size: 300}}, s800: {{train_size: 300}}}}
+model: {{hidden_size: 128}}
+corpora: {{ncbi-disease: {{train_size: {size}}}, bc5cdr-chem: {{train_size: {size}}}, s800: {{train_size: {size}}}}}
 targets: [ncbi-disease]
 schedules: [single-task, multi-task, munch-conc, munch-iter]
 grid: {{learning_rate: [0.1], mini_batch_size: [16]}}
@@ -74,7 +74,10 @@ def packing_prediction(recipe_path: str, gpus: int, gpus_per_run: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--train-size", type=int, default=500, help="sentences of each corpus's train split")
+    parser.add_argument("--data-dir", default=os.environ.get("FLAIR_MUNCH_DATA"),
+                        help="the full corpora (default $FLAIR_MUNCH_DATA); without it the shipped samples (300)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     cores = os.cpu_count()
@@ -83,7 +86,9 @@ def main() -> None:
         recipes = {}
         for name in ("sequential", "ray-1", "ray-2", "warm"):
             recipes[name] = tmp / f"{name}.yaml"
-            recipes[name].write_text(RECIPE.format(out=tmp / name, store=tmp / "store", epochs=args.epochs))
+            data = f"data_dir: {args.data_dir}" if args.data_dir else "samples: true"
+            recipes[name].write_text(RECIPE.format(out=tmp / name, store=tmp / "store", epochs=args.epochs, data=data,
+                                                   size=args.train_size if args.data_dir else min(args.train_size, 300)))
         subprocess.run([sys.executable, "-m", "flair_munch.cli", "embeddings", "cache", str(recipes["warm"]),
                         "--no-progress"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rows = [("sequential executor (torch threads: default)", run(recipes["sequential"]))]
@@ -97,8 +102,9 @@ def main() -> None:
                        for name in ("ray-1", "ray-2")}
     base = rows[0][1]
     lines = [f"# Ray executor vs sequential: one small CPU study ({platform.node()}, {cores} cores)", "",
-             f"12 runs (shipped samples, ncbi-disease + bc5cdr-chem, s800; single-task, multi-task, munch-conc, "
-             f"munch-iter x 3 seeds; h64, batch 16, at most {args.epochs} epochs per stage), warm embedding store, "
+             f"12 runs ({'full corpora' if args.data_dir else 'shipped samples'} cut to {args.train_size} train "
+             "sentences: target ncbi-disease, aux bc5cdr-chem and s800; single-task, multi-task, munch-conc, "
+             f"munch-iter x 3 seeds; h128, batch 16, at most {args.epochs} epochs per stage), warm embedding store, "
              "each executor a `flair-munch run` process timed start to exit. Command: `python benchmarks/ray_study.py`.",
              "", "| executor | wall s | speed-up vs sequential |", "|---|---|---|"]
     lines += [f"| {name} | {seconds:.1f} | {base / seconds:.2f}x |" for name, seconds in rows]

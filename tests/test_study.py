@@ -122,6 +122,27 @@ def test_study_killed_with_sigkill_resumes_to_the_same_table(tmp_path):
     assert (out / "report" / "table.md").read_text() == (tmp_path / "straight" / "report" / "table.md").read_text()
 
 
+@pytest.mark.integration
+def test_test_with_dev_retrains_the_selected_grid_point_once_and_reports_its_test(tmp_path):
+    from flair_munch.recipes.study_plan import StudyPlan
+
+    path = tmp_path / "final.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "final").replace("  - single-aux-best\n", "")
+                    .replace("seeds: [1]", "seeds: [1]\ntest_with_dev: true").replace("max_epochs: 2", "max_epochs: 1"))
+    recipe = load_recipe(path)
+    assert [job.kind for job in StudyPlan(recipe).jobs] == ["store", "run", "run", "final"]
+    run_study(recipe, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "final" / "results.jsonl").read_text().splitlines()]
+    chosen, other = sorted(records, key=lambda r: not r["selected"])
+    spec = next(s for s in recipe.runs() if s.run_id == chosen["run_id"])
+    final = json.loads((tmp_path / "final" / "runs" / spec.final_run_id / "metrics.json").read_text())
+    assert chosen["dev"]["f1"] >= other["dev"]["f1"]
+    assert chosen["test"] == final["test"] and chosen["run_dir"].endswith(spec.final_run_id)  # test of train + dev
+    own = json.loads((tmp_path / "final" / "runs" / other["run_id"] / "metrics.json").read_text())
+    assert other["test"] == own["test"] and not chosen["run_dir"].endswith(chosen["run_id"])
+    assert StudyPlan(recipe).jobs == [] and study_status(recipe).done == 2  # nothing left, the final included
+
+
 def test_predict_tags_raw_text_and_conll(tmp_path, default_embeddings, capsys):
     from flair_munch.corpora import load_corpus
     from flair_munch.models import MultiHeadTagger

@@ -19,8 +19,7 @@ from typing import Optional
 from flair_munch.recipes.executors import Executor, make_executor
 from flair_munch.recipes.ledger import Ledger
 from flair_munch.recipes.progress import StudyProgress
-from flair_munch.recipes.study_plan import StudyPlan, run_directory
-from flair_munch.training.result import TrainingResult
+from flair_munch.recipes.study_plan import StudyPlan, run_directory, select_best
 from flair_munch.training.run_directory import atomic_write_text
 
 log = logging.getLogger("flair_munch")
@@ -42,11 +41,6 @@ class StudyStatus:
         return "\n".join([*self.lines, f"{self.done} of {self.total} runs done{failed} ({left} to run)"])
 
 
-def _finished(output_dir: Path, spec, final: bool = False) -> Optional[TrainingResult]:
-    """The same rule as the trainer's: ``metrics.json`` of this exact run id."""
-    return run_directory(output_dir, spec, final).finished()
-
-
 def _failure(output_dir: Path, spec, final: bool = False) -> Optional[str]:
     failure = run_directory(output_dir, spec, final).failure()
     return failure["message"] if failure else None
@@ -55,13 +49,14 @@ def _failure(output_dir: Path, spec, final: bool = False) -> Optional[str]:
 def study_status(recipe) -> StudyStatus:
     """Every run of the study (target, schedule, hyperparameters, seed) and whether it is done."""
     output_dir = Path(recipe.output_dir)
-    specs = recipe.runs()
+    plan = StudyPlan(recipe)
+    specs = plan.specs
+    awaiting_final = {select_best(plan.finished, job.specs).run_id for job in plan.jobs  # test_with_dev: the chosen
+                      if job.kind == "final" and all(s.run_id in plan.finished for s in job.specs)}  # grid point
     lines = [f"{'status':<8} {'run id':<14} {'target':<16} {'schedule':<32} {'lr':>8} {'batch':>5} {'seed':>4}"]
     done, failed = 0, []
     for spec in specs:
-        finished = _finished(output_dir, spec) is not None
-        if recipe.test_with_dev:
-            finished = finished and _finished(output_dir, spec, final=True) is not None
+        finished = spec.run_id in plan.finished and spec.run_id not in awaiting_final
         failure = None if finished else (_failure(output_dir, spec) or _failure(output_dir, spec, final=True))
         done += finished
         if failure:
