@@ -18,6 +18,7 @@ from flair_munch.models.tagging_head import LOSS_WEIGHT
 from flair_munch.training import (
     AnnealOnTrainLoss,
     AuxiliaryTrainer,
+    MatchedSingleTask,
     MultiTask,
     MunchConc,
     MunchIter,
@@ -433,3 +434,22 @@ def test_similarity_order_sorts_aux_by_corpus_similarity_without_training(tiny, 
     scores = {row.name: row.combined for row in rank_aux(tiny[0], tiny[1:])}
     assert result.aux_order == sorted([CHEM, S800], key=lambda name: scores[name])  # most similar last
     assert not (tmp_path / "cache").exists()  # no SingleAux run was trained to decide it
+
+
+def test_matched_single_task_trains_the_target_updates_of_the_run_it_matches(tiny, tmp_path):
+    recorder = Recorder()
+    trainer = make_trainer(tiny, tmp_path, [recorder])
+    options = dict(max_epochs=2, mini_batch_size=16, progress=False)
+    control = trainer.train(T, schedule=MatchedSingleTask(match="munch-iter"), base_path=tmp_path / "runs" / "c",
+                            **options)
+    peers = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/metrics.json") if p.parent.name != "c"]
+    assert [peer["schedule"] for peer in peers] == ["munch-iter"]  # trained first, beside the control's folder
+    peer_updates = peers[0]["updates"][T]
+    assert peer_updates > 2 * 3  # MUNCH-Iter makes more target updates in 2 epochs than SingleTask's 2 x ITER
+    assert control.updates[T] == control.updates["shared"] == peer_updates  # matched, on the target alone
+    assert control.epochs == peer_updates // 3 and control.epochs > options["max_epochs"]  # beyond the epoch cap
+    control_steps = recorder.steps[-control.updates["shared"]:]
+    assert {corpus for corpus, *_ in control_steps} == {T}
+    again = trainer.train(T, schedule=MatchedSingleTask(match="munch-iter"), base_path=tmp_path / "runs" / "c2",
+                          **options)  # another folder: a new run of the control, but the peer is found, not retrained
+    assert again.updates == control.updates and len(list((tmp_path / "runs").glob("*/metrics.json"))) == 3

@@ -143,6 +143,32 @@ def test_test_with_dev_retrains_the_selected_grid_point_once_and_reports_its_tes
     assert StudyPlan(recipe).jobs == [] and study_status(recipe).done == 2  # nothing left, the final included
 
 
+def test_a_matched_control_runs_after_the_run_it_matches(tmp_path):
+    from flair_munch.recipes.study_plan import StudyPlan
+
+    path = tmp_path / "matched.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "matched").replace(
+        "  - single-task\n  - single-aux-best\n", "  - matched-single-task: {match: munch-iter}\n  - munch-iter\n"))
+    recipe = load_recipe(path)
+    jobs = [job for job in StudyPlan(recipe).jobs if job.kind == "run"]
+    control, peer = recipe.runs()[0], recipe.runs()[2]  # listed first, but it needs munch-iter's run (same lr)
+    assert (control.schedule.name, peer.schedule.name, peer.learning_rate) == ("matched-single-task", "munch-iter", 0.1)
+    order = [job.key for job in jobs]
+    assert order.index(peer.run_id) < order.index(control.run_id)
+    assert next(job for job in jobs if job.key == control.run_id).needs[-1] == peer.run_id
+
+
+def test_a_control_without_a_schedule_to_match_is_a_recipe_error(tmp_path):
+    from flair_munch.recipes import RecipeError
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "bad").replace("  - single-aux-best\n",
+                                                                 "  - matched-single-task: {match: munch-itr}\n"))
+    with pytest.raises(RecipeError, match=r"bad.yaml:13: schedules\[1\].matched-single-task.match: `munch-itr` is not a "
+                                          r"schedule to match. Did you mean `munch-iter`\?"):
+        load_recipe(path)
+
+
 def test_predict_tags_raw_text_and_conll(tmp_path, default_embeddings, capsys):
     from flair_munch.corpora import load_corpus
     from flair_munch.models import MultiHeadTagger

@@ -106,9 +106,27 @@ class StudyPlan:
                     if directory.finished() is None:
                         needs.append(key)
                         self._add(Job(key, "prerequisite", (spec,), corpus, tuple(needs[:1] if store else ())), keys)
+                for peer in spec.schedule.build().peers():  # runs of the same group this one reads (a control's)
+                    peer_id = spec.identity().of(peer.settings(), list(spec.aux), spec.settings().identity()).run_id
+                    if peer_id not in self.finished:
+                        needs.append(peer_id)
                 self._add(Job(spec.run_id, "run", (spec,), needs=tuple(needs)), keys)
             if self.recipe.test_with_dev:
                 self._final_jobs(group, keys)
+        self.jobs = self._after_their_needs(self.jobs)
+
+    @staticmethod
+    def _after_their_needs(jobs: list[Job]) -> list[Job]:
+        """The jobs in plan order, except that a job moves after the jobs it needs (a control after its peer);
+        a need that is no job of the plan (a peer the recipe does not list) is trained by the job itself."""
+        keys, placed, ordered = {job.key for job in jobs}, set(), []
+        waiting = list(jobs)
+        while waiting:
+            job = next(j for j in waiting if all(k in placed or k not in keys for k in j.needs))
+            waiting.remove(job)
+            placed.add(job.key)
+            ordered.append(job)
+        return [Job(j.key, j.kind, j.specs, j.corpus, tuple(k for k in j.needs if k in keys)) for j in ordered]
 
     def _add(self, job: Job, keys: set[str]) -> None:
         if job.key not in keys:

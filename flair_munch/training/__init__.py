@@ -6,6 +6,7 @@ from flair_munch.training.multi_corpus import train_multi_corpus
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.schedules import (
     SCHEDULES,
+    MatchedSingleTask,
     MultiTask,
     MunchConc,
     MunchIter,
@@ -27,6 +28,7 @@ __all__ = [
     "AnnealOnTrainLoss",
     "AuxiliaryTrainer",
     "BatchStream",
+    "MatchedSingleTask",
     "MultiTask",
     "MunchConc",
     "MunchIter",

@@ -51,7 +51,7 @@ class TrainingLoop:
         last_checkpoint = time.time()
         for index in range(state.stage, len(self.stages)):
             stage = self.stages[index]
-            convergence = self._convergence(state.convergence)
+            convergence = self._convergence(state.convergence, stage)
             optimizer = getattr(torch.optim, self.settings.optimizer)(self.model.parameters(), **self._options(
                 convergence.learning_rate))
             scheduler = self._scheduler(optimizer, len(stage.epoch))
@@ -149,11 +149,14 @@ class TrainingLoop:
                               lr=optimizer.param_groups[0]["lr"])
         return {name: loss_sum[name] / max(tokens[name], 1) for name in loss_sum}, sentences
 
-    def _convergence(self, state: Optional[dict]) -> AnnealOnTrainLoss:
-        """When the stage ends: annealing decides (SGD), or the fixed epoch count of a linear schedule."""
+    def _convergence(self, state: Optional[dict], stage: Stage) -> AnnealOnTrainLoss:
+        """When the stage ends: annealing decides (SGD), or the fixed epoch count of a linear schedule or a stage."""
         if state is not None:
             return AnnealOnTrainLoss.from_state_dict(state)
         s = self.settings
+        if stage.epochs is not None:  # a fixed length: the rate still anneals, but never stops the stage early
+            return AnnealOnTrainLoss(learning_rate=s.learning_rate, patience=s.patience, factor=s.anneal_factor,
+                                     min_lr=0.0, max_epochs=stage.epochs)
         if s.lr_schedule == "linear-warmup":
             return AnnealOnTrainLoss(learning_rate=s.learning_rate, max_epochs=s.max_epochs, min_lr=0.0, patience=0,
                                      factor=0.5, anneal=False)

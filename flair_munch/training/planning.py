@@ -52,6 +52,12 @@ class PlanningContext:
         """Target dev F1 of SingleAux(aux) trained on train only; trained once, then reused."""
         return self.prerequisite(aux).dev["f1"]
 
+    def peer_result(self, schedule) -> TrainingResult:
+        """``schedule``'s run of this target, aux and settings, in its own folder beside this run's (``runs/<id>``
+        in a study): found there when it has finished, else trained there first."""
+        run_id = self.identity.of(schedule.settings(), self.aux, self.settings.identity()).run_id
+        return self.trainer.train(self.target, self.aux, schedule, self.run_dir.parent / run_id, settings=self.settings)
+
     def aux_similarity(self) -> dict[str, float]:
         """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
         if self._similarity is None:

@@ -17,6 +17,7 @@ from flair_munch.training.schedules.munch_conc import MunchConc
 from flair_munch.training.schedules.munch_iter import MunchIter
 from flair_munch.training.schedules.munch_stack import MunchStack
 from flair_munch.training.schedules.pretrain_finetune import PretrainFinetune
+from flair_munch.training.schedules.matched_single_task import MatchedSingleTask
 
 SCHEDULES = Schedule.registry  # name -> class, the live registry (not a copy)
 
@@ -24,6 +25,7 @@ __all__ = [
     "ORDERS",
     "SCHEDULES",
     "Choice",
+    "MatchedSingleTask",
     "MultiTask",
     "MunchConc",
     "MunchIter",

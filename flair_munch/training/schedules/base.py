@@ -38,6 +38,7 @@ class Stage:
     name: str
     epoch: tuple[Step, ...]
     converge_on: Optional[str] = None  # the corpus whose training loss anneals and stops the stage; None: target
+    epochs: Optional[int] = None  # exactly this many epochs (annealing, but no early stop): a matched control
 
 
 class PlanContext(Protocol):
@@ -57,6 +58,9 @@ class PlanContext(Protocol):
 
     def aux_similarity(self) -> dict[str, float]:
         """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
+
+    def peer_result(self, schedule: "Schedule"):
+        """The result of ``schedule``'s run with this run's target, aux corpora and settings; trained once."""
 
 
 class Problem(NamedTuple):
@@ -128,6 +132,11 @@ class Schedule(ABC):
     def prerequisites(self, aux: Sequence[str]) -> list[str]:
         """The aux corpora whose SingleAux run (``PlanContext.single_aux_dev_f1``) this schedule reads to plan or
         choose, so that an executor can train those runs first, once each, as runs of their own."""
+        return []
+
+    def peers(self) -> list["Schedule"]:
+        """Schedules whose runs (same target, aux corpora and settings) this one reads to plan
+        (``PlanContext.peer_result``), so that an executor can train those first."""
         return []
 
     def settings(self) -> dict:
