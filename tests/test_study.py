@@ -169,6 +169,38 @@ def test_a_control_without_a_schedule_to_match_is_a_recipe_error(tmp_path):
         load_recipe(path)
 
 
+COMMITTED = ("results.jsonl", "metrics.json", "history.tsv", "history.json", "test-predictions.conll")
+
+
+@pytest.mark.integration
+def test_a_study_resumes_from_its_committed_records_alone(tmp_path):
+    """What a long study commits as it goes (no models, checkpoints or store), checked out elsewhere, resumes."""
+    import shutil
+
+    text = RECIPE.replace("max_epochs: 2", "max_epochs: 1\n  save_model: false")
+    (tmp_path / "first.yaml").write_text(text.format(out=tmp_path / "first"))
+    run_study(load_recipe(tmp_path / "first.yaml"), progress=False)
+    for path in (tmp_path / "first").rglob("*"):  # what `git add` of the records would keep
+        if path.is_file() and path.name in COMMITTED:
+            (tmp_path / "clone" / path.relative_to(tmp_path / "first")).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, tmp_path / "clone" / path.relative_to(tmp_path / "first"))
+    assert not list((tmp_path / "first").rglob("*.pt"))  # save_model: false left no model to commit
+    before = [json.loads(line) for line in (tmp_path / "first" / "results.jsonl").read_text().splitlines()]
+    shutil.rmtree(tmp_path / "first")  # the machine that ran it is gone
+
+    (tmp_path / "clone.yaml").write_text(text.replace("seeds: [1]", "seeds: [1, 2]").format(out=tmp_path / "clone"))
+    recipe = load_recipe(tmp_path / "clone.yaml")
+    from flair_munch.recipes.study_plan import StudyPlan
+
+    plan = StudyPlan(recipe)
+    assert sorted(job.spec.seed for job in plan.jobs if job.kind == "run") == [2, 2, 2, 2]  # seed 1 is done
+    run_study(recipe, progress=False)
+    after = {r["run_id"]: r for r in map(json.loads, (tmp_path / "clone" / "results.jsonl").read_text().splitlines())}
+    assert len(after) == 8 and all(after[r["run_id"]]["test"] == r["test"] for r in before)
+    assert all(Path(r["run_dir"], "test-predictions.conll").is_file() for r in after.values())  # in the clone
+    assert main(["report", str(tmp_path / "clone")]) == 0
+
+
 def test_predict_tags_raw_text_and_conll(tmp_path, default_embeddings, capsys):
     from flair_munch.corpora import load_corpus
     from flair_munch.models import MultiHeadTagger

@@ -93,7 +93,8 @@ def read_predictions(
 ) -> Optional[tuple[list[list[str]], list[list[str]]]]:
     """Gold and predicted tag sequences of a run's test set, or None when the file is missing.
 
-    ``run_dir`` may be relative to the study directory (a study copied to another machine).
+    ``run_dir`` may be relative to the study directory; a study copied or checked out elsewhere (its absolute
+    ``run_dir`` gone) is read from its own ``runs/`` (or ``shared-runs/``).
     """
     run_dir = record.run_dir
     if not run_dir:
@@ -102,6 +103,8 @@ def read_predictions(
     if not path.is_absolute() and study_dir is not None:
         path = Path(study_dir) / path
     path = path / PREDICTIONS_FILE
+    if not path.is_file() and study_dir is not None:  # a study moved or checked out elsewhere: its own runs/ folder
+        path = Path(study_dir) / Path(run_dir).parent.name / Path(run_dir).name / PREDICTIONS_FILE
     if not path.is_file():
         return None
     return read_prediction_file(path)

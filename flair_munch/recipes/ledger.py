@@ -20,27 +20,36 @@ from flair_munch.training.run_directory import atomic_write_text, strict_json
 log = logging.getLogger("flair_munch")
 
 
-def _node(result: TrainingResult) -> Optional[str]:
-    marker = Path(result.model_path).resolve().parent / "executor.json"
+def _node(folder: Path) -> Optional[str]:
+    marker = folder / "executor.json"
     try:
         return json.loads(marker.read_text(encoding="utf-8")).get("node")
     except (OSError, ValueError):
         return None  # trained before executors recorded themselves
 
 
-def make_record(spec, result: TrainingResult, final: Optional[TrainingResult]) -> ResultRecord:
+def predictions_folder(result: TrainingResult, output_dir: Path) -> Path:
+    """The folder of a run's model and test predictions (a selection's: the chosen sub-run's), as it is now: the
+    same place in this study when the study was moved or checked out elsewhere, else where it was trained."""
+    folder = Path(result.model_path).parent
+    moved = Path(output_dir) / folder.parent.name / folder.name  # runs/<id> or shared-runs/<name>
+    return (moved if moved.is_dir() else folder).resolve()
+
+
+def make_record(spec, result: TrainingResult, final: Optional[TrainingResult], output_dir: Path) -> ResultRecord:
     """The index line of ``spec``: dev from its train-only run, test from its train + dev run when there is one."""
     test_run = final or result
+    folder = predictions_folder(test_run, output_dir)
     return ResultRecord(
         run_id=spec.run_id, target=spec.target, aux=list(spec.aux), schedule=spec.row, baseline=spec.baseline_row,
         variant=spec.variant or None, train_size=spec.train_size, mix_percent=spec.mix_percent, seed=spec.seed,
         hparams={"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
         dev=result.dev, test=test_run.test, updates=test_run.updates, epochs=test_run.epochs,
         seconds=result.seconds + (final.seconds if final else 0.0), aux_order=test_run.aux_order,
-        run_dir=str(Path(test_run.model_path).resolve().parent),  # where its test predictions are
+        run_dir=str(folder),  # where its test predictions are
         history=[{k: row.get(k) for k in ("stage", "epoch", "lr", "target_loss", "dev_f1", "seconds")}
                  for row in result.history],
-        node=_node(test_run),
+        node=_node(folder),
     )
 
 
@@ -97,7 +106,7 @@ class Ledger:
         for spec in self.plan.specs:
             result = self.results.get(spec.run_id)
             if result is not None and spec.run_id not in self.failed_finals:
-                records.append(make_record(spec, result, self.finals.get(spec.run_id)))
+                records.append(make_record(spec, result, self.finals.get(spec.run_id), self.plan.output_dir))
         return records
 
     def write(self) -> Path:
