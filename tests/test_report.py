@@ -48,7 +48,8 @@ def record(tmp_path, schedule, target, seed, correct, is_selected=True, lr=0.1):
         "hparams": {"learning_rate": lr, "mini_batch_size": 32}, "selected": is_selected,
         "dev": None if seed == 2 else {"precision": 0.5, "recall": 0.5, "f1": 0.5},
         "test": {"precision": 1.0, "recall": correct / SENTENCES, "f1": f1(correct)},
-        "updates": {"shared": shared, target: 600}, "epochs": 3, "seconds": 10.0,
+        "updates": {"shared": shared, target: 600, **({"aux-a": 600} if shared > 600 else {})}, "epochs": 3,
+        "seconds": 10.0,
         "run_dir": str(run_dir), "history": history,
     }
 
@@ -127,8 +128,10 @@ def test_significance_updates_and_plots(study):
 
     assert float(better["shared_updates"]) == 1200 and float(better["target_updates"]) == 600
     assert float(rows["single-task", "t-one"]["shared_updates"]) == 600
+    assert better["aux_updates"] == "aux-a=600" and rows["single-task", "t-one"]["aux_updates"] == ""
     markdown = paths.significance_md.read_text(encoding="utf-8")
-    assert "| munch-iter | t-one |" in markdown and "| 1200 | 600 |" in markdown
+    assert "| munch-iter | t-one |" in markdown and "| 1200 | 600 | aux-a 600 |" in markdown
+    assert "| 600 | 600 | — |" in markdown  # single-task: no auxiliary corpus
 
     names = {p.name for p in paths.plots}
     assert names == {"dev_f1_t-one.png", "dev_f1_t-two.png", "test_f1.png"}

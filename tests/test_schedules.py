@@ -78,6 +78,14 @@ def run(tiny, tmp_path, schedule, max_epochs=1, **kwargs):
     return recorder, result
 
 
+def train_interrupted(trainer, plugin, base_path, **common) -> None:
+    """Trains until ``plugin`` raises ``KeyboardInterrupt`` (as Ctrl-C would), leaving the run's last checkpoint."""
+    plugin.attach_to(trainer)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(T, base_path=base_path, **common)
+    plugin.detach()
+
+
 def sizes(recorder):
     return [(corpus, size) for corpus, size, _, _ in recorder.steps]
 
@@ -311,11 +319,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path):
             if epoch == 2:
                 raise KeyboardInterrupt
 
-    plugin = Interrupt()
-    plugin.attach_to(trainer)
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train(T, base_path=tmp_path / "interrupted", **common)
-    plugin.detach()
+    train_interrupted(trainer, Interrupt(), tmp_path / "interrupted", **common)
     assert (tmp_path / "interrupted" / "checkpoint.pt").is_file()
     assert not (tmp_path / "interrupted" / "metrics.json").exists()
 

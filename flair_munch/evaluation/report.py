@@ -118,6 +118,17 @@ def _mean_updates(records: dict[int, ResultRecord], key: str) -> Optional[float]
     return float(np.mean(values)) if values else None
 
 
+def _aux_updates(records: dict[int, ResultRecord], target: str) -> dict[str, float]:
+    """Mean updates of each other head (the auxiliary corpora), by name."""
+    names = sorted({k for r in records.values() for k in (r.updates or {}) if k not in ("shared", target)})
+    return {name: _mean_updates(records, name) for name in names}
+
+
+def _updates_text(updates: dict[str, float], sep: str = ", ", join: str = " ") -> str:
+    """``bc2gm 40, s800 40`` (Markdown) or ``bc2gm=40;s800=40`` (CSV)."""
+    return sep.join(f"{name}{join}{_num(value, 'g')}" for name, value in updates.items())
+
+
 def _printed_table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]], dict[str, Optional[MacroDelta]],
                                            str]:
     """Columns, cells, macro deltas to the baseline rows, and the Markdown ``table.md`` holds (table, legend,
@@ -149,7 +160,8 @@ def _significance(study: _Study, n: int = 1000) -> list[dict]:
             if not runs:
                 continue
             row = {"schedule": schedule, "target": target, "baseline": baseline, "seeds": len(runs),
-                   "shared_updates": _mean_updates(runs, "shared"), "target_updates": _mean_updates(runs, target)}
+                   "shared_updates": _mean_updates(runs, "shared"), "target_updates": _mean_updates(runs, target),
+                   "aux_updates": _aux_updates(runs, target)}
             common = sorted(s for s in set(runs) & set(base) if _test_f1(runs[s]) is not None
                             and _test_f1(base[s]) is not None)
             if schedule != baseline and common:
@@ -171,11 +183,14 @@ def _significance(study: _Study, n: int = 1000) -> list[dict]:
 
 SIGNIFICANCE_COLUMNS = ["schedule", "target", "baseline", "seeds", "diff_mean", "diff_sd", "diff_ci_low",
                         "diff_ci_high", "diff_within_noise", "t_p", "wilcoxon_p", "boot_seed", "boot_diff",
-                        "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "shared_updates", "target_updates"]
+                        "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "shared_updates", "target_updates",
+                        "aux_updates"]
 SIGNIFICANCE_LEGEND = (f"ΔF1 over seeds: mean ± sd of the seed-paired differences with their 95% t-interval; "
                        f"{NOISE_MARK}: the interval contains 0 (or only one seed is paired): within seed noise. "
                        f"Bootstrap: one seed's test sentences resampled; within noise: its 95% interval contains 0 "
-                       f"(test-sentence noise only, not seed noise).")
+                       f"(test-sentence noise only, not seed noise). Updates: mean batches per run that trained the "
+                       f"shared encoder, the target's head and each auxiliary corpus's head (a gain that comes with "
+                       f"more updates shows here).")
 
 
 def _num(value, spec: str = ".2f") -> str:
@@ -190,8 +205,9 @@ def _num(value, spec: str = ".2f") -> str:
 
 def _significance_markdown(rows: list[dict]) -> str:
     header = ("| schedule | target | baseline | seeds | ΔF1 vs baseline (mean ± sd) [95% CI] | t-test p | Wilcoxon p "
-              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | shared updates | head updates |")
-    lines = [header, "|---" * 13 + "|"]
+              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | shared updates "
+              "| head updates | aux head updates |")
+    lines = [header, "|---" * 14 + "|"]
     for r in rows:
         diff = DASH if r.get("diff_mean") is None else f"{r['diff_mean']:+.2f}" + (
             "" if r.get("diff_sd") is None else f" ± {r['diff_sd']:.2f}") + (
@@ -201,7 +217,8 @@ def _significance_markdown(rows: list[dict]) -> str:
             f"{r['boot_diff']:+.2f} [{r['boot_ci_low']:+.2f}, {r['boot_ci_high']:+.2f}]")
         cells = [r["schedule"], r["target"], r["baseline"], str(r["seeds"]), diff, _num(r.get("t_p"), ".3g"),
                  _num(r.get("wilcoxon_p"), ".3g"), _num(r.get("boot_seed"), "d"), boot, _num(r.get("boot_p"), ".3g"),
-                 _num(r.get("within_noise")), _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g")]
+                 _num(r.get("within_noise")), _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g"),
+                 _updates_text(r.get("aux_updates") or {}) or DASH]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + SIGNIFICANCE_LEGEND
 
@@ -255,7 +272,13 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        writer.writerows([["" if v is None else (round(v, 4) if isinstance(v, float) else v) for v in r] for r in rows])
+        writer.writerows([[_csv_cell(v) for v in r] for r in rows])
+
+
+def _csv_cell(value):
+    if isinstance(value, dict):  # per corpus
+        return _updates_text(value, ";", "=")
+    return "" if value is None else (round(value, 4) if isinstance(value, float) else value)
 
 
 def _delta_csv(schedule: str, delta: Optional[MacroDelta]) -> list:

@@ -39,6 +39,8 @@ def _type_ok(value: Any, tp: Any) -> bool:
         return isinstance(value, str)
     if origin in (list, collections.abc.Sequence):
         return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_type_ok(k, args[0]) and _type_ok(v, args[1]) for k, v in value.items())
     return True
 
 
@@ -47,6 +49,8 @@ def _type_name(tp: Any) -> str:
         return " or ".join(dict.fromkeys(_type_name(a) for a in typing.get_args(tp)))
     if typing.get_origin(tp) in (list, collections.abc.Sequence):
         return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if typing.get_origin(tp) is dict:
+        return "a mapping of {} to {}".format(*map(_type_name, typing.get_args(tp)))
     return {type(None): "null", dict: "a mapping", list: "a list", Path: "str"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 

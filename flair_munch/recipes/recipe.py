@@ -85,6 +85,13 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
 EXECUTION_KEYS = _params(ExecutionSettings, ())
 """``execution:`` keys: the fields of ``ExecutionSettings`` (how runs are executed; not part of any run id)."""
 
+def _option_text(value: Any) -> str:
+    """An option's value in a report row: ``[a,b]``, ``{a:0.3,b:1}`` or the value."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{v}" for k, v in value.items()) + "}"
+    return "[" + ",".join(value) + "]" if isinstance(value, list) else str(value)
+
+
 @dataclass(frozen=True)
 class ScheduleSpec:
     """A schedule named in a recipe, with its constructor options; builds a fresh instance per run."""
@@ -105,8 +112,7 @@ class ScheduleSpec:
     def label(self) -> str:
         if not self.options:
             return self.name
-        text = ",".join(f"{k}={'[' + ','.join(v) + ']' if isinstance(v, list) else v}" for k, v in self.options.items())
-        return f"{self.name}({text})"
+        return f"{self.name}({','.join(f'{k}={_option_text(v)}' for k, v in self.options.items())})"
 
     def to_data(self) -> Union[str, dict]:
         return {self.name: dict(self.options)} if self.options else self.name

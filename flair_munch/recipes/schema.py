@@ -242,6 +242,16 @@ def _corpora(section: dict, check: _Checker, data_dir: Optional[str] = None
     return corpora, names, folders
 
 
+def _reference(item: Any, path: KeyPath, names: dict[str, str], check: _Checker) -> Optional[str]:
+    """The normalised name of one corpus reference (any alias of a key of ``corpora``); None: reported."""
+    info = lookup(item) if isinstance(item, str) else None
+    name = names.get(item) or (info and names.get(info.name))
+    if name is None:
+        check.error(path, f"`{item}` is not a key of `corpora`",
+                    f"Add it under `corpora:` or choose one of: {', '.join(dict.fromkeys(names.values())) or '(none)'}.")
+    return name
+
+
 def _references(items: Any, path: KeyPath, names: dict[str, str], check: _Checker) -> list[str]:
     """Corpus names (one string or a list) that must be keys of ``corpora``, as normalised names."""
     items = [items] if isinstance(items, str) else items
@@ -250,12 +260,10 @@ def _references(items: Any, path: KeyPath, names: dict[str, str], check: _Checke
         return []
     resolved = []
     for i, item in enumerate(items):
-        info = lookup(item) if isinstance(item, str) else None
-        name = names.get(item) or (info and names.get(info.name))
+        name = _reference(item, path + (i,), names, check)
         if name is None:
-            check.error(path + (i,), f"`{item}` is not a key of `corpora`",
-                        f"Add it under `corpora:` or choose one of: {', '.join(dict.fromkeys(names.values())) or '(none)'}.")
-        elif name in resolved:
+            continue
+        if name in resolved:
             check.error(path + (i,), f"`{name}` is listed twice", "Keep one.")
         else:
             resolved.append(name)
@@ -305,6 +313,13 @@ def _schedule_options(schedule: type[Schedule], options: dict, path: KeyPath, au
             resolved = _references([value], path + (key,), names, check)
             options[key] = resolved[0] if resolved else value
             unknown.update(() if resolved else [key])
+        elif kind == "map" and isinstance(value, dict):  # corpus -> value: keys normalised, their lines kept
+            options[key] = {}
+            for given, item in value.items():
+                name = _reference(given, path + (key, given), names, check)
+                unknown.update(() if name else [key])
+                options[key][name or given] = item
+                check.locations.setdefault(path + (key, name or given), check.locations.get(path + (key, given)))
     for target, corpora in aux.items():
         types = {n: REGISTRY[n].entity_type if n in REGISTRY else None for n in corpora}
         for key, problem, fix in schedule.check(options, target, corpora, types):

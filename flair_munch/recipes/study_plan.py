@@ -51,7 +51,7 @@ def run_directory(output_dir: Path, spec: RunSpec, final: bool = False) -> RunDi
 
 def prerequisite_directory(output_dir: Path, spec: RunSpec, corpus: str) -> RunDirectory:
     """The folder of the SingleAux run with ``corpus`` that ``spec`` needs, in ``shared-runs/`` (the trainer's rule)."""
-    schedule, settings = prerequisite_run(corpus, spec.settings())
+    schedule, settings = prerequisite_run(corpus, spec.settings(), spec.schedule.build())
     path = sub_run_path(Path(output_dir) / "shared-runs", spec.identity(), schedule, [corpus], settings)
     return RunDirectory(path, path.name.rsplit("_", 1)[1])
 

@@ -51,7 +51,7 @@ class BatchStream:
 
     def next(self) -> list[Sentence]:
         if self.position >= len(self.order):
-            self.order = torch.randperm(len(self.sentences), generator=self.generator).tolist()
+            self.order = self._draw_pass()
             if self.length_bucketing:
                 self.order = self._bucketed(self.order)
             self.position = 0
@@ -59,6 +59,10 @@ class BatchStream:
         indices = self.order[self.position : self.position + self.batch_size]
         self.position += len(indices)
         return [self.sentences[i] for i in indices]
+
+    def _draw_pass(self) -> list[int]:
+        """The sentences of the next pass (indices), shuffled: each sentence once."""
+        return torch.randperm(len(self.sentences), generator=self.generator).tolist()
 
     def _bucketed(self, order: list[int]) -> list[int]:
         full = len(order) - len(order) % self.batch_size
@@ -84,3 +88,47 @@ class BatchStream:
         self.order = list(state["order"])
         self.position = state["position"]
         self.passes = state["passes"]
+
+
+class QuotaStream(BatchStream):
+    """A pool of corpora drawn in fixed shares: each pass holds ``quotas[i]`` sentences of ``corpora[i]``.
+
+    Corpus i's sentences come from its own shuffled pass, continued from one pass of the pool to the
+    next and reshuffled when exhausted (no sentence repeats before all were drawn); a pass's sentences
+    are then shuffled (and bucketed) together. A pass is an epoch of the schedules that draw from it
+    (``Step.quotas``), so the counts per corpus and epoch are exact, not a random draw's.
+    """
+
+    def __init__(self, corpora: Sequence[Sequence[Sentence]], quotas: Sequence[int], batch_size: int, seed: int,
+                 key: str, length_bucketing: bool = False) -> None:
+        if len(quotas) != len(corpora) or any(q < 0 for q in quotas) or not sum(quotas):
+            raise ValueError(f"{key!r}: expected one quota >= 0 per corpus, not all 0, got {list(quotas)}")
+        empty = [i for i, (corpus, quota) in enumerate(zip(corpora, quotas)) if quota and not corpus]
+        if empty:
+            raise ValueError(f"cannot draw batches from {key!r}: its corpus {empty[0] + 1} has no training sentences")
+        super().__init__([s for corpus in corpora for s in corpus], batch_size, seed, key, length_bucketing)
+        self.quotas = list(quotas)
+        self.starts = [sum(len(c) for c in corpora[:i]) for i in range(len(corpora))]
+        self.sizes = [len(corpus) for corpus in corpora]
+        self.rests: list[list[int]] = [[] for _ in corpora]  # per corpus: what is left of its own shuffled pass
+
+    def __len__(self) -> int:
+        return -(-sum(self.quotas) // self.batch_size)
+
+    def _draw_pass(self) -> list[int]:
+        drawn = []
+        for i, quota in enumerate(self.quotas):
+            while quota:
+                if not self.rests[i]:
+                    self.rests[i] = (torch.randperm(self.sizes[i], generator=self.generator) + self.starts[i]).tolist()
+                take, self.rests[i] = self.rests[i][:quota], self.rests[i][quota:]
+                drawn += take
+                quota -= len(take)
+        return [drawn[j] for j in torch.randperm(len(drawn), generator=self.generator).tolist()]
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "rests": [list(rest) for rest in self.rests]}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.rests = [list(rest) for rest in state["rests"]]

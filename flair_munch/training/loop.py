@@ -18,7 +18,7 @@ import flair
 from flair.trainers.plugins.metric_records import MetricRecord
 from flair.training_utils import store_embeddings
 
-from flair_munch.training.batch_stream import BatchStream
+from flair_munch.training.batch_stream import BatchStream, QuotaStream
 from flair_munch.training.convergence import AnnealOnTrainLoss
 from flair_munch.training.divergence import divergence
 from flair_munch.training.schedules import Stage
@@ -35,9 +35,15 @@ class TrainingLoop:
         self.streams: dict[str, BatchStream] = {}
         for step in (step for stage in stages for step in stage.epoch):
             if step.key not in self.streams:
-                pool = [s for name in step.source for s in run.plan.training_sentences(name)]
-                self.streams[step.key] = BatchStream(pool, self.settings.mini_batch_size, self.settings.seed, step.key,
-                                                     self.settings.length_bucketing)
+                self.streams[step.key] = self._stream(step)
+
+    def _stream(self, step) -> BatchStream:
+        """The batches of ``step.source``: the pool concatenated, or drawn in ``step.quotas``."""
+        corpora = [self.run.plan.training_sentences(name) for name in step.source]
+        batching = (self.settings.mini_batch_size, self.settings.seed, step.key, self.settings.length_bucketing)
+        if step.quotas:
+            return QuotaStream(corpora, step.quotas, *batching)
+        return BatchStream([s for corpus in corpora for s in corpus], *batching)
 
     def train(self) -> TrainState:
         flair.set_seed(self.settings.seed)
@@ -116,6 +122,7 @@ class TrainingLoop:
         """
         self.model.train()
         loss_sum, tokens, updates = Counter(), Counter(), state.updates
+        weights = dict(stage.loss_weights)  # per corpus; the loss terms recorded below stay unweighted
         sentences = 0
         bar = tqdm(stage.epoch, desc=f"{stage.name} epoch {stage_epoch}", leave=False,
                    disable=not self.settings.progress, unit="step")
@@ -125,7 +132,8 @@ class TrainingLoop:
                         "epoch": epoch, "batch_count": updates["shared"] + 1}
             self.run.dispatch("before_training_batch", **batch_kw)
             per_head = self.model.forward_loss_per_head(batch)
-            loss = step.weight * sum(term for term, _ in per_head.values())
+            loss = step.weight * sum(weights[name] * term if name in weights else term
+                                     for name, (term, _) in per_head.items())
             optimizer.zero_grad()
             loss.backward()
             if self.settings.max_grad_norm:

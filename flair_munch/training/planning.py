@@ -16,8 +16,10 @@ class PlanningContext:
     there by their run id by every run that needs them.
     """
 
-    def __init__(self, trainer, identity: RunIdentity, settings: TrainingSettings, run_dir: Path) -> None:
+    def __init__(self, trainer, identity: RunIdentity, settings: TrainingSettings, run_dir: Path,
+                 schedule=None) -> None:
         self.trainer = trainer
+        self.schedule = schedule  # the run's: its prerequisite_options set those of the SingleAux runs it reads
         self.identity = identity
         self.settings = settings
         self.run_dir = run_dir
@@ -45,11 +47,12 @@ class PlanningContext:
     def prerequisite(self, aux: str) -> TrainingResult:
         """SingleAux(aux) on train only, evaluated on the target's dev split: what selections and dev-sorted orders
         read (``Schedule.prerequisites``); trained once, then reused, whoever asks first (this run or an executor)."""
-        schedule, settings = prerequisite_run(aux, self.settings)
+        schedule, settings = prerequisite_run(aux, self.settings, self.schedule)
         return self.sub_run(schedule, [aux], settings)
 
     def single_aux_dev_f1(self, aux: str) -> float:
-        """Target dev F1 of SingleAux(aux) trained on train only; trained once, then reused."""
+        """Target dev F1 of SingleAux(aux) trained on train only (the run schedule's ``prerequisite_options``);
+        trained once, then reused."""
         return self.prerequisite(aux).dev["f1"]
 
     def peer_result(self, schedule) -> TrainingResult:
@@ -68,11 +71,14 @@ class PlanningContext:
         return self._similarity
 
 
-def prerequisite_run(aux: str, settings: TrainingSettings):
-    """The schedule and settings of the SingleAux run with ``aux`` that a run with ``settings`` may need."""
+def prerequisite_run(aux: str, settings: TrainingSettings, needed_by=None):
+    """The schedule and settings of the SingleAux run with ``aux`` that a run of the schedule ``needed_by`` with
+    ``settings`` may need: train only, with the options ``needed_by.prerequisite_options(aux)`` names (the
+    paper's SingleAux by default). The trainer and a study's plan both find prerequisite runs by this rule."""
     from flair_munch.training.schedules import SingleAux
 
-    return SingleAux(aux), settings.replace(train_with_dev=False, evaluate_dev=True)
+    options = needed_by.prerequisite_options(aux) if needed_by is not None else {}
+    return SingleAux(aux, **options), settings.replace(train_with_dev=False, evaluate_dev=True)
 
 
 def sub_run_path(root: Path, identity: RunIdentity, schedule, aux: list[str], settings: TrainingSettings) -> Path:

@@ -38,7 +38,7 @@ class Run:
                                     trainer.identity_basis)
         self.run_id = self.identity.run_id
         self.directory = RunDirectory(run_dir, self.run_id)
-        self.plan = PlanningContext(trainer, self.identity, settings, run_dir)
+        self.plan = PlanningContext(trainer, self.identity, settings, run_dir, schedule)
         stored = self.model.embedding_store is not None
         self.storage = settings.embeddings_storage_mode if self.model.static_embeddings and not stored else "none"
 

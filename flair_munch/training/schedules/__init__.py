@@ -8,6 +8,7 @@ from flair_munch.training.schedules.aux_order import ORDERS, OrderedAuxSchedule,
 from flair_munch.training.schedules.base import (
     Choice, OneAuxSchedule, PlanContext, Problem, Schedule, Selection, Stage, Step,
 )
+from flair_munch.training.schedules.sampling import SAMPLINGS, CorpusWeighting
 # imported in the order recipe errors list the names (registration order)
 from flair_munch.training.schedules.single_task import SingleTask
 from flair_munch.training.schedules.multi_task import MultiTask
@@ -23,8 +24,10 @@ SCHEDULES = Schedule.registry  # name -> class, the live registry (not a copy)
 
 __all__ = [
     "ORDERS",
+    "SAMPLINGS",
     "SCHEDULES",
     "Choice",
+    "CorpusWeighting",
     "MatchedSingleTask",
     "MultiTask",
     "MunchConc",

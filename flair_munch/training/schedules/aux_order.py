@@ -9,7 +9,8 @@ import random
 from collections import Counter
 from typing import Optional, Sequence, Union
 
-from flair_munch.training.schedules.base import Problem, Schedule
+from flair_munch.training.schedules.base import Problem
+from flair_munch.training.schedules.sampling import AuxLossWeight, CorpusWeighting
 
 ORDERS = ("random-alternating", "dev-sorted", "similarity", "given")
 AuxOrder = Union[str, Sequence[str]]
@@ -84,13 +85,20 @@ def resolve_order(order: AuxOrder, ctx) -> list[str]:
     raise ValueError(f"unknown aux order {order!r}; choose one of {', '.join(ORDERS)} or a list of corpus names")
 
 
-class OrderedAuxSchedule(Schedule):
-    """A schedule that visits the aux corpora one at a time in ``order``: a name in ``ORDERS`` or a list of all."""
+class OrderedAuxSchedule(CorpusWeighting):
+    """A schedule that visits the aux corpora one at a time in ``order``: a name in ``ORDERS`` or a list of all.
 
-    corpus_options = {"order": "list"}
+    Each visit alternates as SingleAux does, ``aux_ratio`` aux steps per target step, each aux corpus's
+    loss multiplied by ``aux_loss_weight``; ``dev-sorted`` sorts by SingleAux runs with the same two options.
+    """
 
-    def __init__(self, order: AuxOrder = "random-alternating") -> None:
+    corpus_options = {"order": "list", **CorpusWeighting.corpus_options}
+
+    def __init__(self, order: AuxOrder = "random-alternating", aux_ratio: float = 1.0,
+                 aux_loss_weight: AuxLossWeight = 1.0) -> None:
         self.order = order if isinstance(order, str) else list(order)
+        self.aux_ratio, self.aux_loss_weight = aux_ratio, aux_loss_weight
+        self.settle_options()
 
     @classmethod
     def check(cls, options, target, aux, entity_types) -> list[Problem]:

@@ -9,36 +9,47 @@ uses; a new schedule is one file with one decorated class, which checks its own 
 (:meth:`Schedule.check`) so the recipe schema knows no schedule by name.
 """
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Callable, ClassVar, NamedTuple, Optional, Protocol, Sequence, TypeVar
+from fractions import Fraction
+from typing import Any, Callable, ClassVar, NamedTuple, Optional, Protocol, Sequence, TypeVar, Union
 
 
 @dataclass(frozen=True)
 class Step:
     """One optimizer update on the next batch of ``source``.
 
-    ``source`` is one corpus, or several drawn as one concatenated, shuffled pool (a batch may
-    then mix corpora; each sentence is still scored by its own corpus's head). The batch loss
-    is multiplied by ``weight``.
+    ``source`` is one corpus, or several drawn as one pool (a batch may then mix corpora; each
+    sentence is still scored by its own corpus's head): by default their concatenation, shuffled
+    (each corpus drawn in proportion to its size); with ``quotas``, ``quotas[i]`` sentences of
+    ``source[i]`` per pass of the pool (``QuotaStream``). The batch loss is multiplied by ``weight``.
     """
 
     source: tuple[str, ...]
     weight: float = 1.0
+    quotas: tuple[int, ...] = ()
 
     @property
     def key(self) -> str:
-        return "+".join(self.source)
+        """The batch stream this step draws from: steps with the same key share one."""
+        pool = "+".join(self.source)
+        return f"{pool}@{':'.join(map(str, self.quotas))}" if self.quotas else pool
 
 
 @dataclass(frozen=True)
 class Stage:
-    """The steps of one epoch, repeated until the target (or ``converge_on``) converges."""
+    """The steps of one epoch, repeated until the target (or ``converge_on``) converges.
+
+    ``loss_weights`` multiply the loss terms of the corpora they name (``(corpus, weight)`` pairs; the
+    others count once), whatever batch holds their sentences.
+    """
 
     name: str
     epoch: tuple[Step, ...]
     converge_on: Optional[str] = None  # the corpus whose training loss anneals and stops the stage; None: target
     epochs: Optional[int] = None  # exactly this many epochs (annealing, but no early stop): a matched control
+    loss_weights: tuple[tuple[str, float], ...] = ()
 
 
 class PlanContext(Protocol):
@@ -54,7 +65,8 @@ class PlanContext(Protocol):
     def train_size(self, corpus: str) -> int: ...
 
     def single_aux_dev_f1(self, aux: str) -> float:
-        """Target dev F1 of SingleAux(aux) trained on train only; trained once, then reused."""
+        """Target dev F1 of SingleAux(aux) trained on train only, with the planning schedule's
+        ``prerequisite_options(aux)``; trained once, then reused."""
 
     def aux_similarity(self) -> dict[str, float]:
         """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
@@ -71,9 +83,28 @@ class Problem(NamedTuple):
     fix: str
 
 
-def alternate(source: tuple[str, ...], target: str, iterations: int) -> tuple[Step, ...]:
-    """``ITER`` times: a step on ``source``, then a step on the target (SingleAux's epoch)."""
-    return (Step(source), Step((target,))) * iterations
+def ratio_fraction(ratio: float) -> Fraction:
+    """``ratio`` as the fraction it stands for (0.3 is 3/10, not the float just below it)."""
+    return Fraction(ratio).limit_denominator(10**6)
+
+
+def aux_steps(iterations: int, ratio: float = 1.0) -> int:
+    """How many auxiliary steps an epoch of :func:`alternate` holds: ``ceil(ITER * ratio)``."""
+    return math.ceil(iterations * ratio_fraction(ratio))
+
+
+def alternate(source: Union[Step, tuple[str, ...]], target: str, iterations: int, ratio: float = 1.0
+              ) -> tuple[Step, ...]:
+    """``ITER`` target steps, each after the ``source`` steps due by then: ``ratio`` of them per target step.
+
+    1: a ``source`` step, then a target step (SingleAux's epoch); 2: two, then a target step; 0.5: one,
+    then two target steps. ``source`` is a step, or the corpora of one.
+    """
+    aux = source if isinstance(source, Step) else Step(tuple(source))
+    r, steps = ratio_fraction(ratio), []
+    for j in range(1, iterations + 1):  # target step j comes after ceil(j * r) aux steps in all
+        steps += [aux] * (math.ceil(j * r) - math.ceil((j - 1) * r)) + [Step((target,))]
+    return tuple(steps)
 
 
 S = TypeVar("S", bound=type)
@@ -83,13 +114,15 @@ class Schedule(ABC):
     """Base of all schedules; the constructor's arguments are its recipe keys.
 
     Class attributes a subclass may set: ``needs_aux`` (False: runs without auxiliary corpora)
-    and ``corpus_options`` (the constructor options that name corpora, ``"one"`` name or a
-    ``"list"`` of names, which a recipe may spell as any alias of a corpus: the schema
-    normalises them before :meth:`check`). ``name`` is set by :meth:`register`.
+    and ``corpus_options`` (the constructor options that name corpora, ``"one"`` name, a ``"list"``
+    of names or a ``"map"`` keyed by names, which a recipe may spell as any alias of a corpus: the
+    schema normalises them before :meth:`check`). ``name`` is set by :meth:`register`.
     """
 
     name: ClassVar[str] = ""
     needs_aux: ClassVar[bool] = True
+    # options left out of settings() (the run id) while at this default: options added after runs were named
+    defaults_not_in_id: ClassVar[dict[str, Any]] = {}
     corpus_options: ClassVar[dict[str, str]] = {}
     registry: ClassVar[dict[str, type["Schedule"]]] = {}  # name -> class: every registered schedule
 
@@ -139,9 +172,16 @@ class Schedule(ABC):
         (``PlanContext.peer_result``), so that an executor can train those first."""
         return []
 
+    def prerequisite_options(self, aux: str) -> dict:
+        """The options of the SingleAux run with ``aux`` among this schedule's prerequisites (default: none)."""
+        return {}
+
     def settings(self) -> dict:
-        """What identifies this schedule in a run id (its constructor arguments)."""
-        return {"name": self.name, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
+        """What identifies this schedule in a run id: its constructor arguments (those at a default in
+        ``defaults_not_in_id`` left out, so the runs that do not use an option keep their ids)."""
+        quiet = self.defaults_not_in_id
+        return {"name": self.name, **{k: v for k, v in vars(self).items()
+                                      if not k.startswith("_") and not (k in quiet and v == quiet[k])}}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items() if k != "name")

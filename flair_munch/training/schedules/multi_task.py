@@ -1,18 +1,30 @@
 """MultiTask: all corpora treated equally, the objective being the mean of the per-corpus losses."""
 
-from flair_munch.training.schedules.base import Schedule, Stage, Step
+from typing import Optional
+
+from flair_munch.training.schedules.base import Schedule, Stage
+from flair_munch.training.schedules.sampling import AuxLossWeight, CorpusWeighting, sampling_shares
 
 
 @Schedule.register("multi-task")
-class MultiTask(Schedule):
-    """Each epoch: one pass over the concatenation of every corpus (target and aux), in mixed batches.
+class MultiTask(CorpusWeighting):
+    """Each epoch: the target's train once, in batches mixed from every corpus (target and aux).
 
     Each batch's loss is ``(1/M') * sum_i L_i`` over the M' corpora (docs/methods.md §1.2), not Flair's
-    ``MultitaskModel`` sum; larger corpora contribute more batches per epoch.
+    ``MultitaskModel`` sum. ``sampling`` sets each corpus's share of the batches: by size (the paper's,
+    where an epoch is one pass over every corpus), ``uniform`` or ``temperature`` with ``alpha``;
+    ``aux_loss_weight`` multiplies the auxiliary corpora's losses.
     """
+
+    def __init__(self, sampling: str = "proportional", alpha: Optional[float] = None,
+                 aux_loss_weight: AuxLossWeight = 1.0) -> None:
+        self.sampling, self.alpha, self.aux_loss_weight = sampling, alpha, aux_loss_weight
+        self.settle_options()
 
     def plan(self, ctx) -> list[Stage]:
         every = (ctx.target, *ctx.aux)
-        sentences = sum(ctx.train_size(name) for name in every)
+        sizes = [ctx.train_size(name) for name in every]
+        sentences = round(sizes[0] / sampling_shares(sizes, self.sampling, self.alpha)[0])  # the target once
         batches = -(-sentences // ctx.batch_size)
-        return [Stage("multi-task", (Step(every, weight=1.0 / len(every)),) * batches)]
+        step = self.pooled(every, sizes, sentences, weight=1.0 / len(every))
+        return [Stage("multi-task", (step,) * batches, loss_weights=self.loss_weights(ctx))]

@@ -10,5 +10,5 @@ class MunchIter(OrderedAuxSchedule):
 
     def plan(self, ctx) -> list[Stage]:
         order = self.resolve_order(ctx)
-        steps = sum((alternate((aux,), ctx.target, ctx.iterations) for aux in order), ())
-        return [Stage(f"munch-iter[{','.join(order)}]", steps)]
+        steps = sum((alternate((aux,), ctx.target, ctx.iterations, self.aux_ratio) for aux in order), ())
+        return [Stage(f"munch-iter[{','.join(order)}]", steps, loss_weights=self.loss_weights(ctx))]

@@ -9,8 +9,9 @@ class MunchStack(OrderedAuxSchedule):
     """For each aux corpus k in ``order``: SingleAux with k until converged; the learning rate resets per stage."""
 
     def plan(self, ctx) -> list[Stage]:
-        order = self.resolve_order(ctx)
+        order, weights = self.resolve_order(ctx), self.loss_weights(ctx)
         return [
-            Stage(f"munch-stack[{k + 1}/{len(order)}:{aux}]", alternate((aux,), ctx.target, ctx.iterations))
+            Stage(f"munch-stack[{k + 1}/{len(order)}:{aux}]",
+                  alternate((aux,), ctx.target, ctx.iterations, self.aux_ratio), loss_weights=weights)
             for k, aux in enumerate(order)
         ]
