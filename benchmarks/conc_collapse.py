@@ -1,23 +1,26 @@
 """Issue 21: does MUNCH-Conc collapse because of the schedule or because of a defect?
 
 The quickstart setting (shipped samples: target ncbi-disease, aux bc5cdr-disease, bc5cdr-chem and
-s800; SGD, annealing capped at ``--max-epochs``; final model, scored in eval mode), run the way a
+s800; SGD, annealing capped at each setting's epochs; final model, scored in eval mode), run the way a
 recipe runs it (model weights drawn from the seed, embedding store, length bucketing). Besides each
 run's scores, a trainer plugin records every step: which corpora the batch holds, each head's
 loss per token, the gradient norm before clipping and whether clipping cut it.
 
-    FLAIR_MUNCH_DATA=../shared/corpora python benchmarks/conc_collapse.py run --setting issue \
-        --schedules single-task munch-conc --seeds 1 2 3
-    python benchmarks/conc_collapse.py table
+    FLAIR_MUNCH_DATA=../shared/corpora python benchmarks/conc_collapse.py --out /tmp/i21 run --setting issue \
+        --schedules single-task munch-conc "single-aux[s800]" --seeds 1 2 3
+    python benchmarks/conc_collapse.py --out /tmp/i21 table      # the tables of benchmarks/results/conc_collapse.md
+    python benchmarks/conc_collapse.py --out /tmp/i21 heads      # each aux head's losses, Conc vs SingleAux
 
 ``run`` appends one JSON line per finished run to ``OUT/runs.jsonl`` (its step trace to
 ``OUT/traces/``) and skips runs already there, so an interrupted measurement resumes.
 """
 
 import argparse
+import glob
 import json
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 import flair
@@ -28,9 +31,6 @@ from flair_munch import AuxiliaryTrainer, MultiHeadTagger, load_corpus, load_emb
 from flair_munch.embeddings.store import EmbeddingStore
 from flair_munch.training.schedules import Schedule
 
-from measure import publish  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results" / "conc_collapse.md"
 TARGET, AUX = "ncbi-disease", ["bc5cdr-disease", "bc5cdr-chem", "s800"]
 
 # name -> (embeddings, hidden size, learning rate, batch size, max epochs); "issue" is the issue's table
@@ -69,9 +69,7 @@ class StepTrace(TrainerPlugin):
 
     @TrainerPlugin.hook
     def after_training_batch(self, step, batch, loss, **kw):
-        counts = {}
-        for sentence in batch:
-            counts[self.tagger.head_of(sentence)] = counts.get(self.tagger.head_of(sentence), 0) + 1
+        counts = Counter(self.tagger.head_of(sentence) for sentence in batch)
         self.steps.append({"source": step.key, "heads": counts, "loss": loss, "tokens": sum(len(s) for s in batch),
                            "head_loss": {name: term.item() / max(n, 1) for name, (term, n) in self.per_head.items()},
                            "norm": self.norm, "clipped": self.norm > self.max_grad_norm})
@@ -119,8 +117,8 @@ def measure(args) -> None:
             record = {"setting": args.setting, "schedule": name, "seed": seed, "test_f1": result.test["f1"],
                       "dev_f1": result.dev["f1"], "dev_history": [row["dev_f1"] for row in result.history],
                       "lr_history": [row["lr"] for row in result.history], "updates": result.updates,
-                      "aux_order": result.aux_order, "run_dir": result.run_dir, "seconds": round(time.time() - start, 1),
-                      "steps": summarise(trace.steps, TARGET)}
+                      "aux_order": result.aux_order, "run_dir": result.run_dir,
+                      "seconds": round(time.time() - start, 1), "steps": summarise(trace.steps, TARGET)}
             with (out / "runs.jsonl").open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
             print(f"{args.setting} {name} seed {seed}: test F1 {record['test_f1']:.4f}, dev "
@@ -156,20 +154,30 @@ def table(args) -> None:
         embeddings_name, hidden, lr, batch, epochs = SETTINGS[setting]
         lines += ["", f"### {setting}: `{embeddings_name}`, BiLSTM h{hidden}, lr {lr}, batch {batch}, "
                       f"{epochs} epochs", "",
-                  "| schedule | test F1 per seed | mean ± sd | target dev F1 per epoch (per seed) | dev swing | "
-                  "target / aux updates | aux steps: loss/token, grad norm, clipped, mixed | target steps: loss/token, grad "
-                  "norm, clipped |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| schedule | test F1 per seed | mean ± sd | paired Δ vs single-task | target dev F1 per epoch "
+                  "(per seed) | dev swing | target / aux updates | aux steps: loss/token, grad norm, clipped, mixed | "
+                  "target steps: loss/token, grad norm, clipped |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for name in dict.fromkeys(r["schedule"] for r in rows):
             chosen = sorted((r for r in rows if r["schedule"] == name), key=lambda r: r["seed"])
             per_seed = ", ".join(f"{100 * r['test_f1']:.1f} (s{r['seed']})" for r in chosen)
             curves = "<br>".join(" ".join(f"{100 * f:.0f}" for f in r["dev_history"]) for r in chosen)
             updates = chosen[0]["updates"]
             aux_updates = updates["shared"] - updates[TARGET]
-            lines.append(f"| {name} | {per_seed} | {mean_sd([r['test_f1'] for r in chosen])} | {curves} | "
-                         f"{swing(chosen):.1f} | {updates[TARGET]} / {aux_updates} | {steps_cell(chosen, 'aux', True)} | "
-                         f"{steps_cell(chosen, 'target', False)} |")
-    publish("\n".join(lines).strip(), Path(args.table_out)) if args.table_out else print("\n".join(lines))
+            baseline = [r for r in rows if r["schedule"] == "single-task"]
+            lines.append(f"| {name} | {per_seed} | {mean_sd([r['test_f1'] for r in chosen])} | "
+                         f"{paired(chosen, baseline)} | {curves} | {swing(chosen):.1f} | {updates[TARGET]} / "
+                         f"{aux_updates} | {steps_cell(chosen, 'aux', True)} | {steps_cell(chosen, 'target', False)} |")
+    print("\n".join(lines).strip())
+
+
+def paired(runs: list[dict], baseline: list[dict]) -> str:
+    """Test F1 minus single-task's of the same seed (points): each seed, then the mean."""
+    base = {r["seed"]: r["test_f1"] for r in baseline}
+    deltas = [100 * (r["test_f1"] - base[r["seed"]]) for r in runs if r["seed"] in base]
+    if not deltas or runs[0]["schedule"] == "single-task":
+        return "-"
+    return f"{', '.join(f'{d:+.1f}' for d in deltas)} (mean {statistics.mean(deltas):+.1f})"
 
 
 def swing(runs: list[dict]) -> float:
@@ -183,9 +191,28 @@ def steps_cell(runs: list[dict], kind: str, mixed: bool) -> str:
     parts = [r["steps"].get(kind) for r in runs]
     if not all(parts):
         return "-"
-    cell = (f"{statistics.mean(p['loss_per_token'] for p in parts):.3f}, {statistics.mean(p['norm'] for p in parts):.1f},"
-            f" {100 * statistics.mean(p['clipped'] for p in parts):.0f} %")
+    loss, norm = statistics.mean(p["loss_per_token"] for p in parts), statistics.mean(p["norm"] for p in parts)
+    cell = f"{loss:.3f}, {norm:.1f}, {100 * statistics.mean(p['clipped'] for p in parts):.0f} %"
     return cell + (f", {100 * statistics.mean(p['mixed'] for p in parts):.0f} %" if mixed else "")
+
+
+def heads(args) -> None:
+    """Each aux head's loss per token on aux steps, early and late, in Conc vs SingleAux (traces of ``--setting``)."""
+    out = Path(args.out)
+    print("| aux head | schedule | loss/token, first quarter of steps | last quarter | grad norm of its aux steps |\n"
+          "|---|---|---|---|---|")
+    for head in AUX:
+        for name in ("munch-conc", f"single-aux[{head}]"):
+            early, late, norms = [], [], []
+            for path in sorted((out / "traces").glob(f"{args.setting}-{glob.escape(name)}-seed*.json")):
+                aux = [s for s in json.loads(path.read_text()) if s["source"] != TARGET and head in s["head_loss"]]
+                quarter = len(aux) // 4
+                early += [s["head_loss"][head] for s in aux[:quarter]]
+                late += [s["head_loss"][head] for s in aux[-quarter:]]
+                norms += [s["norm"] for s in aux]
+            if early:
+                print(f"| {head} | {name} | {statistics.mean(early):.3f} | {statistics.mean(late):.3f} | "
+                      f"{statistics.mean(norms):.1f} |")
 
 
 def main() -> None:
@@ -198,10 +225,11 @@ def main() -> None:
                      help="schedule names; single-aux[NAME] for SingleAux with one aux corpus")
     run.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     run.add_argument("--store", default=None, help="embedding store folder (default: the user cache)")
-    tab = sub.add_parser("table", help="print the tables from OUT/runs.jsonl")
-    tab.add_argument("--table-out", default=None, help=f"also write them there (e.g. {RESULTS})")
+    sub.add_parser("table", help="print the tables from OUT/runs.jsonl")
+    per_head = sub.add_parser("heads", help="per-head aux losses, Conc vs SingleAux, from OUT/traces")
+    per_head.add_argument("--setting", choices=list(SETTINGS), default="issue")
     args = parser.parse_args()
-    measure(args) if args.command == "run" else table(args)
+    {"run": measure, "table": table, "heads": heads}[args.command](args)
 
 
 if __name__ == "__main__":
