@@ -1,5 +1,6 @@
 """Schedules: the exact batch order each produces, aux orders, convergence, resume, seeds."""
 
+import copy
 import itertools
 import json
 from types import SimpleNamespace
@@ -134,6 +135,42 @@ def test_munch_conc_over_one_aux_corpus_is_single_aux_step_for_step(tiny, tmp_pa
     assert len(conc_steps.steps) == 12 and conc_steps.steps == aux_steps.steps
     assert [row["losses"] for row in conc.history] == [row["losses"] for row in single.history]
     assert conc.updates == single.updates and conc.dev == single.dev and conc.test == single.test
+
+
+def test_munch_conc_scores_each_sentence_of_a_pooled_batch_by_its_own_corpus_s_head(tiny, tmp_path):
+    """The loss a pooled step back-propagates is each corpus's sentences scored by that corpus's head, summed;
+    the step updates those heads and no other."""
+    flair.set_seed(1)
+    embeddings = OneHotEmbeddings.from_corpus(MultiCorpus(tiny), embedding_length=8, min_freq=1)
+    model = MultiHeadTagger.from_corpora(embeddings, tiny, hidden_size=8, word_dropout=0.0, locked_dropout=0.0)
+    seen = []
+
+    class Check(TrainerPlugin):
+        @TrainerPlugin.hook
+        def before_training_batch(self, batch, **kw):
+            by_corpus = itertools.groupby(sorted(batch, key=lambda s: s.get_label("corpus").value),
+                                          key=lambda s: s.get_label("corpus").value)
+            with torch.no_grad():  # scored by the named head, whatever routing the model would do
+                self.expected = sum(model.predict(list(group), head=corpus, return_loss=True, label_name="seen")[0]
+                                    for corpus, group in by_corpus).item()
+            for sentence in batch:
+                sentence.remove_labels("seen")
+            self.heads = {name: copy.deepcopy(head.state_dict()) for name, head in model.heads.items()}
+
+        @TrainerPlugin.hook
+        def after_training_batch(self, step, batch, loss, **kw):
+            moved = {name for name, head in model.heads.items()
+                     if any(not torch.equal(v, self.heads[name][k]) for k, v in head.state_dict().items())}
+            seen.append((len(step.source), loss, self.expected, moved, {s.get_label("corpus").value for s in batch}))
+
+    trainer = AuxiliaryTrainer(model, tiny, cache_dir=tmp_path / "cache", plugins=[Check()])
+    trainer.train(T, schedule=MunchConc(), base_path=tmp_path / "run", max_epochs=1, mini_batch_size=16,
+                  progress=False)
+    pooled = [row for row in seen if row[0] > 1]
+    assert len(pooled) == 3 and any(len(corpora) > 1 for *_, corpora in pooled)
+    for _, loss, expected, moved, corpora in seen:
+        assert loss == pytest.approx(expected, rel=1e-5)
+        assert moved == corpora
 
 
 def test_multi_task_is_one_pass_over_all_corpora_with_the_mean_loss(tiny, tmp_path):
