@@ -13,7 +13,7 @@ from flair_munch.training.batch_stream import QuotaStream
 from flair_munch.training.planning import prerequisite_run
 from flair_munch.training.schedules import SCHEDULES, Stage, Step
 from flair_munch.training.settings import TrainingSettings
-from test_schedules import (  # noqa: F401  (tiny is a fixture)
+from schedule_helpers import (  # noqa: F401  (tiny is a fixture)
     CHEM, S800, T, make_trainer, run, sizes, tiny, train_interrupted,
 )
 
