@@ -80,11 +80,10 @@ class Ledger:
         self.finals = dict(plan.finished_final)  # run id -> its train + dev result (test_with_dev)
         self.failed: dict[str, str] = {}  # job key -> message
         self.failed_finals: set[str] = set()
-        self.done_jobs = 0
+        self._records: dict[str, ResultRecord] = {}  # run id -> its line, made once (it reads the run's folder)
 
     def accept(self, job, outcome: JobOutcome) -> None:
         """Records one job's outcome and rewrites the index when it changes what the index holds."""
-        self.done_jobs += 1
         if outcome.failure is not None:
             log.error("[%s] %s", job.label, outcome.failure)
             self.failed[job.key] = outcome.failure
@@ -95,8 +94,10 @@ class Ledger:
             self.results[job.key] = outcome.result
             log.info("[%d/%d runs] %s %s (%s)", len(self.results), len(self.plan.specs), job.spec.label,
                      outcome.result.summary(), outcome.node)
+            self._records.pop(job.key, None)
         elif job.kind == "final":
             self.finals[outcome.selected] = outcome.result
+            self._records.pop(outcome.selected, None)
         else:
             return
         self.write()
@@ -106,7 +107,10 @@ class Ledger:
         for spec in self.plan.specs:
             result = self.results.get(spec.run_id)
             if result is not None and spec.run_id not in self.failed_finals:
-                records.append(make_record(spec, result, self.finals.get(spec.run_id), self.plan.output_dir))
+                if spec.run_id not in self._records:
+                    self._records[spec.run_id] = make_record(spec, result, self.finals.get(spec.run_id),
+                                                             self.plan.output_dir)
+                records.append(self._records[spec.run_id])
         return records
 
     def write(self) -> Path:
