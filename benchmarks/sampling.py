@@ -54,13 +54,14 @@ def recipe(args, out: Path) -> dict:
     quick = args.quick
     return {
         "name": "sampling" + (" (quick)" if quick else ""), "output_dir": str(out), "samples": quick,
-        "embeddings": "default-small" if quick else "default", "embedding_store": str(out / "store"),
-        "model": {"hidden_size": 32 if quick else 256},
+        "embeddings": "default-small" if quick else "default", "embedding_store": args.store,
+        "model": {"hidden_size": 32 if quick else args.hidden_size},
         "corpora": {name: None for name in (TARGET, *AUX)}, "targets": [TARGET],
         "target_train_size": 100 if quick else args.train_size, "aux_train_size": 150 if quick else args.aux_size,
         "schedules": SCHEDULES, "grid": {"learning_rate": [0.1], "mini_batch_size": [args.batch_size]},
-        "training": {"max_epochs": 2 if quick else args.max_epochs},
+        "training": {"max_epochs": 2 if quick else args.max_epochs, "save_model": False},
         "seeds": [1] if quick else args.seeds,
+        "execution": {"executor": args.executor, "workers": args.workers, "cpus_per_run": args.cpus_per_run},
     }
 
 
@@ -89,12 +90,19 @@ def main() -> None:
     parser.add_argument("--aux-size", type=int, default=2000)
     parser.add_argument("--max-epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--out", default=None, help="the study folder (default runs/sampling, or runs/sampling-quick)")
+    parser.add_argument("--hidden-size", type=int, default=128,
+                        help="BiLSTM size (the paper's 256 is 1.5x slower per batch on this CPU)")
+    parser.add_argument("--out", default=None, help="the study folder (default benchmarks/results/sampling: its records "
+                        "are committed, so a later checkout resumes the study; or runs/sampling-quick)")
+    parser.add_argument("--store", default="runs/sampling-store", help="the embedding store (not committed)")
+    parser.add_argument("--executor", default="sequential", choices=["sequential", "ray"])
+    parser.add_argument("--workers", type=int, default=None, help="Ray: runs at once")
+    parser.add_argument("--cpus-per-run", type=int, default=1, help="Ray: CPUs (and torch threads) per run")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = Path(args.out or ("runs/sampling-quick" if args.quick else "runs/sampling"))
+    out = Path(args.out or ("runs/sampling-quick" if args.quick else os.path.relpath(RESULTS / "sampling")))
     out.mkdir(parents=True, exist_ok=True)
     path, data = out / "sampling.yaml", recipe(args, out)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

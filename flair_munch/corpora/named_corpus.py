@@ -65,6 +65,7 @@ def load_corpus(
     *,
     samples: bool = False,
     train_size: Optional[Size] = None,
+    dev_size: Optional[Size] = None,
     seed: int = 42,
     max_length: Optional[int] = 512,
     long_sentences: str = "split",
@@ -76,7 +77,8 @@ def load_corpus(
 
     Every sentence carries a ``corpus`` label with the corpus name. Only train
     is subsampled (``train_size``) so dev/test scores stay comparable across
-    training-set sizes. ``name`` overrides the corpus name (registry name, else the folder's name).
+    training-set sizes; ``dev_size`` cuts dev too (cheaper per-epoch evaluation and model
+    selection on a large dev set; test is never cut). ``name`` overrides the corpus name (registry name, else the folder's name).
 
     ``label_map`` (a YAML file, a shipped map's name such as ``"crossner-to-conll"``, or a dict; see
     :mod:`flair_munch.corpora.label_map`) renames or drops entity types in every split; the corpus's
@@ -94,6 +96,10 @@ def load_corpus(
         full = len(rows["train"])
         rows["train"] = subsample(rows["train"], train_size, seed)
         log.info("%s: subsampled train to %d of %d sentences (seed %d)", name, len(rows["train"]), full, seed)
+    if dev_size is not None:
+        full = len(rows["dev"])
+        rows["dev"] = subsample(rows["dev"], dev_size, seed)
+        log.info("%s: subsampled dev to %d of %d sentences (seed %d)", name, len(rows["dev"]), full, seed)
     if label_map is not None:
         mapping = load_label_map(label_map)
         rows = apply_label_map(rows, mapping, corpus=f"'{name}' ({folder})")

@@ -35,6 +35,7 @@ TOP_HELP = {
     "test_with_dev": "retrain the selected grid point on train + dev for the test score",
     "target_train_size": "cut every target's train split (a count, fraction or percentage; a list compares sizes)",
     "aux_train_size": "cut every auxiliary corpus's train split",
+    "dev_size": "cut every corpus's dev split (cheaper per-epoch evaluation; test is never cut); a corpus's own wins",
     "variants": "name -> model keys: one row per variant (ablations)",
     "embedding_store": "auto (the user cache), off, or a folder",
     "embedding_store_dtype": "float32 or float16",

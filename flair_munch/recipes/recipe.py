@@ -76,6 +76,7 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
     "seeds": (Union[int, list[int]], [1]), "test_with_dev": (bool, False),
     "target_train_size": (Optional[Union[int, float, str, list[Union[int, float, str]]]], None),
     "aux_train_size": (Optional[Union[int, float, str]], None),
+    "dev_size": (Optional[Union[int, float, str]], None),
     "variants": (Optional[dict], None),
     "embedding_store": (Union[str, bool], "auto"), "embedding_store_dtype": (str, "float32"),
     "mix_percent": (Optional[Union[int, float, list[Union[int, float]]]], None),
@@ -192,6 +193,7 @@ class Recipe:
     test_with_dev: bool = False
     target_train_size: Optional[Union[int, float, str, list]] = None
     aux_train_size: Optional[Union[int, float, str]] = None
+    dev_size: Optional[Union[int, float, str]] = None  # every corpus's dev cut, unless the corpus sets its own
     variants: dict[str, dict] = field(default_factory=dict)
     embedding_store: str = "auto"
     embedding_store_dtype: str = "float32"
@@ -254,6 +256,9 @@ class Recipe:
         embeddings named by their fingerprint, so a changed embeddings set is a new run."""
         corpora = {name: {**self.corpus_options(name, name == target, size), "samples": self.samples}
                    for name in (target, *aux)}
+        for options in corpora.values():  # added later: runs without a dev cut keep their ids
+            if options.get("dev_size") is None:
+                options.pop("dev_size", None)
         if mix:
             corpora[target]["mixing"] = {"percent": mix, "source": self.mix_source, "from": self.mix_corpora_of(target)}
         model = self.variant_model(variant)
@@ -275,13 +280,16 @@ class Recipe:
         return self._embeddings_digest
 
     def corpus_options(self, name: str, as_target: bool, target_size=None) -> dict:
-        """``load_corpus`` options of ``name`` in its role: ``target_train_size``/``aux_train_size`` cut train."""
+        """``load_corpus`` options of ``name`` in its role: ``target_train_size``/``aux_train_size`` cut train,
+        ``dev_size`` dev."""
         options = dict(self.corpora[name])
         role_size = target_size if as_target else self.aux_train_size
         if as_target and role_size is None and not isinstance(self.target_train_size, list):
             role_size = self.target_train_size
         if role_size is not None:
             options["train_size"] = role_size
+        if options.get("dev_size") is None and self.dev_size is not None:
+            options["dev_size"] = self.dev_size
         return options
 
     def load_corpora(self, target: str, aux, target_size=None, mix_percent=None) -> list:

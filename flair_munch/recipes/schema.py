@@ -110,6 +110,8 @@ def _validate(data: dict, check: _Checker) -> Recipe:
     for name, options in (section or {}).items() if isinstance(section, dict) else ():
         variants[str(name)] = check.mapping(options, ("variants", name), model_keys,
                                             f"model keys of a {model['type']} variant")
+    for key in ("aux_train_size", "dev_size"):
+        _check_size(top.get(key), (key,), check)
     sizes = top.get("target_train_size")
     for i, size in enumerate(sizes if isinstance(sizes, list) else [sizes] if sizes is not None else []):
         path = ("target_train_size", i) if isinstance(sizes, list) else ("target_train_size",)
@@ -159,7 +161,8 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                   aux=aux, schedules=schedules, data_dir=top.get("data_dir"), samples=top.get("samples", False),
                   device=top.get("device", "auto"), embeddings=embeddings, model=model, training=training, grid=grid,
                   seeds=seeds, test_with_dev=top.get("test_with_dev", False),
-                  target_train_size=sizes, aux_train_size=top.get("aux_train_size"), variants=variants,
+                  target_train_size=sizes, aux_train_size=top.get("aux_train_size"), dev_size=top.get("dev_size"),
+                  variants=variants,
                   embedding_store={True: "auto", False: "off"}.get(top.get("embedding_store", "auto"),
                                                                    top.get("embedding_store", "auto")),
                   embedding_store_dtype=top.get("embedding_store_dtype", "float32"),
@@ -229,17 +232,24 @@ def _corpora(section: dict, check: _Checker, data_dir: Optional[str] = None
         if name in corpora:
             check.error(path, f"corpus `{name}` is listed twice", "Keep one entry (or give one a `name:`).")
         given = check.mapping(options, path, CORPUS_KEYS, "corpus options (load_corpus arguments)")
-        if given.get("train_size") is not None:
-            try:
-                resolve_size(given["train_size"], 100)
-            except ValueError as exc:
-                check.error(path + ("train_size",), str(exc).split(": ", 1)[-1].split(". ")[0], "Use e.g. 1000, 0.1 or '10%'.")
+        for key in ("train_size", "dev_size"):
+            _check_size(given.get(key), path + (key,), check)
         if given.get("long_sentences", "split") not in ("split", "reject"):
             check.error(path + ("long_sentences",), f"unknown value {given['long_sentences']!r}", "Choose split or reject.")
         corpora[name] = {k: d for k, (_, d) in CORPUS_KEYS.items()} | given
         names[key] = names[name] = name
         check.locations.setdefault(("corpora", name), check.locations.get(path))
     return corpora, names, folders
+
+
+def _check_size(size: Any, path: KeyPath, check: _Checker) -> None:
+    """A sentence count, fraction or percentage (``resolve_size``), or unset."""
+    if size is None:
+        return
+    try:
+        resolve_size(size, 100)
+    except (ValueError, TypeError) as exc:
+        check.error(path, str(exc).split(": ", 1)[-1].split(". ")[0], "Use e.g. 1000, 0.1 or '10%'.")
 
 
 def _reference(item: Any, path: KeyPath, names: dict[str, str], check: _Checker) -> Optional[str]:
