@@ -292,6 +292,16 @@ def test_load_sample_corpus_subsamples_train_only():
     assert sentence.get_label(CORPUS_LABEL_TYPE).value == "ncbi-disease"
 
 
+def test_dev_size_cuts_dev_only_and_keeps_file_order():
+    full = load_corpus("ncbi-disease", samples=True)
+    cut = load_corpus("ncbi-disease", samples=True, dev_size=40, seed=3)
+    assert (len(cut.train), len(cut.dev), len(cut.test)) == (300, 40, 150)
+    dev = [s.to_tokenized_string() for s in full.dev]
+    kept = [dev.index(s.to_tokenized_string()) for s in cut.dev]
+    assert kept == sorted(kept) and len(set(kept)) == 40  # a subset, in the file's order
+    assert [s.to_tokenized_string() for s in cut.test] == [s.to_tokenized_string() for s in full.test]
+
+
 def test_sample_missing_for_bc4chemd():
     with pytest.raises(CorpusNotFoundError, match="No shipped sample for 'bc4chemd'"):
         resolve_corpus("bc4chemd", samples=True)

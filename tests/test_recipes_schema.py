@@ -72,6 +72,17 @@ def test_run_ids_are_stable_and_follow_settings(tmp_path):
     assert ids == [run.run_id for run in explicit_default.runs()]
 
 
+def test_dev_size_cuts_every_dev_split_and_stays_out_of_unchanged_run_ids(tmp_path):
+    path = write(tmp_path, VALID)
+    ids = [run.run_id for run in load_recipe(path).runs()]
+    cut = load_recipe(path, ["dev_size=50", "corpora.s800.dev_size=20"])
+    assert cut.corpus_options("ncbi-disease", True)["dev_size"] == 50 and cut.corpus_options("s800", False)["dev_size"] == 20
+    assert set(ids).isdisjoint(run.run_id for run in cut.runs())
+    assert [len(corpus.dev) for corpus in cut.load_corpora("ncbi-disease", ("bc5cdr-chem", "s800"))] == [50, 50, 20]
+    error = error_of(write(tmp_path, VALID.replace("seeds: [1, 2]", "seeds: [1, 2]\ndev_size: -3"), "bad.yaml"))
+    assert "bad.yaml:21: dev_size: " in str(error) and "at least 1" in str(error)
+
+
 def test_set_overrides_change_the_recipe(tmp_path):
     path = write(tmp_path, VALID)
     recipe = load_recipe(path, ["training.max_epochs=3", "seeds=[7]", "samples=false", "grid.learning_rate=[0.2]"])

@@ -232,8 +232,8 @@ def _corpora(section: dict, check: _Checker, data_dir: Optional[str] = None
         if name in corpora:
             check.error(path, f"corpus `{name}` is listed twice", "Keep one entry (or give one a `name:`).")
         given = check.mapping(options, path, CORPUS_KEYS, "corpus options (load_corpus arguments)")
-        for key in ("train_size", "dev_size"):
-            _check_size(given.get(key), path + (key,), check)
+        for size_key in ("train_size", "dev_size"):
+            _check_size(given.get(size_key), path + (size_key,), check)
         if given.get("long_sentences", "split") not in ("split", "reject"):
             check.error(path + ("long_sentences",), f"unknown value {given['long_sentences']!r}", "Choose split or reject.")
         corpora[name] = {k: d for k, (_, d) in CORPUS_KEYS.items()} | given
