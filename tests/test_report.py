@@ -295,3 +295,35 @@ def test_sentence_without_a_baseline_and_with_two_rows_above():
     sentence = conclusion(deltas, ["t"], set())
     assert sentence == ("With 3 seeds on t, a and b are above single-task beyond seed noise (macro F1 +2.00 "
                         "[+1.00, +3.00], +4.00 [+0.50, +7.50], 95% CIs), which does not rank them against each other.")
+
+
+def test_a_step_count_control_is_compared_with_the_row_it_matches(tmp_path):
+    found = {"single-task": ((20, 22, 24), (28, 30, 26)), "munch-iter": ((30, 33, 35), (31, 34, 30)),
+             "matched-single-task(match=munch-iter)": ((29, 30, 36), (33, 32, 29))}
+    write_study(tmp_path, found)
+    lines = (tmp_path / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    for r in records:
+        capped = r["schedule"] != "single-task" or r["seed"] == 3
+        r["stop_reasons"] = ["s: max_epochs 3 reached" if capped else "s: learning rate 5e-05 < 0.0001"]
+        if r["schedule"].startswith("matched"):
+            r["matches"] = "munch-iter"
+    (tmp_path / "results.jsonl").write_text("\n".join(map(json.dumps, records)) + "\n", encoding="utf-8")
+    paths = write_report(tmp_path)
+
+    def macro(name, i):
+        return 100 * (f1(found[name][0][i]) + f1(found[name][1][i])) / 2
+    d = [macro("munch-iter", i) - macro("matched-single-task(match=munch-iter)", i) for i in range(3)]
+    half = scipy_stats.t.ppf(0.975, 2) * statistics.stdev(d) / math.sqrt(3)
+    table = paths.table_md.read_text(encoding="utf-8")
+    row = line_of(table.split("Step-count controls")[1], "munch-iter")
+    assert f"| matched-single-task(match=munch-iter) | {statistics.mean(d):+.2f} " \
+           f"[{statistics.mean(d) - half:+.2f}, {statistics.mean(d) + half:+.2f}] ≈ |" in row
+    assert "within seed noise of its control" in row
+    vs_control = [r for r in rows_of(paths.significance_csv) if r["baseline"].startswith("matched")]
+    assert [(r["schedule"], r["target"]) for r in vs_control] == [("munch-iter", "t-one"), ("munch-iter", "t-two")]
+    assert float(vs_control[0]["diff_mean"]) == pytest.approx(
+        statistics.mean(100 * (f1(a) - f1(b)) for a, b in zip(found["munch-iter"][0], found[
+            "matched-single-task(match=munch-iter)"][0])), abs=1e-3)
+    converged = {(r["schedule"], r["target"]): r["converged"] for r in rows_of(paths.significance_csv)}
+    assert converged[("single-task", "t-one")] == "2 of 3" and converged[("munch-iter", "t-one")] == "0 of 3"

@@ -70,6 +70,7 @@ def test_study_runs_once_skips_finished_runs_and_reruns_a_deleted_one(tmp_path, 
         metrics = json.loads(Path(record["run_dir"], "metrics.json").read_text())
         assert (record["dev"], record["test"]) == (metrics["dev"], metrics["test"])
     assert all(r["history"][-1]["target_loss"] < r["history"][0]["target_loss"] for r in records)  # they learn
+    assert all(r["stop_reasons"] and all("max_epochs 2 reached" in x for x in r["stop_reasons"]) for r in records)
 
     before = metrics_times(tmp_path / "study")
     run_study(recipe, progress=False)
@@ -156,6 +157,9 @@ def test_a_matched_control_runs_after_the_run_it_matches(tmp_path):
     order = [job.key for job in jobs]
     assert order.index(peer.run_id) < order.index(control.run_id)
     assert next(job for job in jobs if job.key == control.run_id).needs[-1] == peer.run_id
+    assert (control.matched_row, peer.matched_row) == ("munch-iter", None)  # its records name the row it matches
+    other = load_recipe(path, ["schedules=[{matched-single-task: {match: {munch-iter: {order: given}}}}]"])
+    assert other.runs()[0].matched_row == "munch-iter(order=given)"
 
 
 def test_a_control_without_a_schedule_to_match_is_a_recipe_error(tmp_path):

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from flair_munch.evaluation.report_controls import control_pairs, controls_block, converged_text
 from flair_munch.evaluation.report_table import NOISE_MARK, MacroDelta, interval, macro_deltas, table_block
 from flair_munch.evaluation.results_index import ResultRecord, read_predictions, read_results, selected
 from flair_munch.evaluation.span_metrics import span_scores
@@ -51,6 +52,7 @@ class _Study:
             self.grid.setdefault((r.schedule, r.target), {})[r.seed] = r
             # variant studies compare each row with its own baseline row (same schedule and train size)
             self.baselines[r.schedule] = r.baseline or BASELINE
+        self.controls = control_pairs(self.runs)  # compared row -> its step-count control row
         self._predictions: dict[int, Optional[tuple]] = {}
 
     def cell(self, schedule: str, target: str) -> dict[int, ResultRecord]:
@@ -142,55 +144,61 @@ def _printed_table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]
         shared[s] = float(np.mean(values)) if values else None
     more_updates = {s for s, d in deltas.items() if d is not None and shared[s] is not None
                     and shared.get(d.baseline) is not None and shared[s] > shared[d.baseline]}
-    return columns, rows, deltas, table_block(columns, rows, deltas, study.targets, more_updates)
+    block = table_block(columns, rows, deltas, study.targets, more_updates)
+    controls = controls_block({s: _macro_by_seed(study, s) for s in study.schedules}, study.controls, deltas)
+    return columns, rows, deltas, block + (f"\n\n{controls}" if controls else "")
 
 
 def _significance(study: _Study, n: int = 1000) -> list[dict]:
-    """One row per (schedule, target): seed-paired difference to single-task, bootstrap, update counts.
+    """One row per (schedule, target): seed-paired difference to its baseline row, bootstrap, update counts;
+    then each row a step-count control matches against that control.
 
     The bootstrap uses the lowest seed both schedules share (seed 1 in a usual study): it measures
     test-sentence noise, which one seed shows as well as several. Baseline rows carry only update
     counts, so a gain that comes with more steps is visible next to it.
     """
-    rows = []
-    for schedule in study.schedules:
-        for target in study.targets:
-            baseline = study.baselines.get(schedule, BASELINE)
-            runs, base = study.cell(schedule, target), study.cell(baseline, target)
-            if not runs:
-                continue
-            row = {"schedule": schedule, "target": target, "baseline": baseline, "seeds": len(runs),
-                   "shared_updates": _mean_updates(runs, "shared"), "target_updates": _mean_updates(runs, target),
-                   "aux_updates": _aux_updates(runs, target)}
-            common = sorted(s for s in set(runs) & set(base) if _test_f1(runs[s]) is not None
-                            and _test_f1(base[s]) is not None)
-            if schedule != baseline and common:
-                diff = paired_difference([_test_f1(runs[s]) for s in common], [_test_f1(base[s]) for s in common])
-                row.update(seeds=len(common), diff_mean=diff["mean"], diff_sd=diff["sd"], diff_ci_low=diff["ci_low"],
-                           diff_ci_high=diff["ci_high"], diff_within_noise=diff["within_noise"], t_p=diff["t_p"],
-                           wilcoxon_p=diff["wilcoxon_p"])
-                for seed in common:
-                    a, b = study.predictions(runs[seed]), study.predictions(base[seed])
-                    if a is None or b is None or a[0] != b[0]:
-                        continue  # no predictions, or not the same test sentences: nothing to pair
-                    boot = paired_bootstrap(b[0], a[1], b[1], n=n)
-                    row.update(boot_seed=seed, boot_diff=100 * boot["difference"], boot_ci_low=100 * boot["ci_low"],
-                               boot_ci_high=100 * boot["ci_high"], boot_p=boot["p"], within_noise=boot["within_noise"])
-                    break
-            rows.append(row)
-    return rows
+    pairs = [(s, study.baselines.get(s, BASELINE)) for s in study.schedules] + list(study.controls.items())
+    return [row for schedule, baseline in pairs for target in study.targets
+            if (row := _compared(study, schedule, target, baseline, n)) is not None]
+
+
+def _compared(study: _Study, schedule: str, target: str, baseline: str, n: int) -> Optional[dict]:
+    runs, base = study.cell(schedule, target), study.cell(baseline, target)
+    if not runs:
+        return None
+    row = {"schedule": schedule, "target": target, "baseline": baseline, "seeds": len(runs),
+           "converged": converged_text(list(runs.values()), study.study_dir),
+           "shared_updates": _mean_updates(runs, "shared"), "target_updates": _mean_updates(runs, target),
+           "aux_updates": _aux_updates(runs, target)}
+    common = sorted(s for s in set(runs) & set(base) if _test_f1(runs[s]) is not None
+                    and _test_f1(base[s]) is not None)
+    if schedule != baseline and common:
+        diff = paired_difference([_test_f1(runs[s]) for s in common], [_test_f1(base[s]) for s in common])
+        row.update(seeds=len(common), diff_mean=diff["mean"], diff_sd=diff["sd"], diff_ci_low=diff["ci_low"],
+                   diff_ci_high=diff["ci_high"], diff_within_noise=diff["within_noise"], t_p=diff["t_p"],
+                   wilcoxon_p=diff["wilcoxon_p"])
+        for seed in common:
+            a, b = study.predictions(runs[seed]), study.predictions(base[seed])
+            if a is None or b is None or a[0] != b[0]:
+                continue  # no predictions, or not the same test sentences: nothing to pair
+            boot = paired_bootstrap(b[0], a[1], b[1], n=n)
+            row.update(boot_seed=seed, boot_diff=100 * boot["difference"], boot_ci_low=100 * boot["ci_low"],
+                       boot_ci_high=100 * boot["ci_high"], boot_p=boot["p"], within_noise=boot["within_noise"])
+            break
+    return row
 
 
 SIGNIFICANCE_COLUMNS = ["schedule", "target", "baseline", "seeds", "diff_mean", "diff_sd", "diff_ci_low",
                         "diff_ci_high", "diff_within_noise", "t_p", "wilcoxon_p", "boot_seed", "boot_diff",
-                        "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "shared_updates", "target_updates",
-                        "aux_updates"]
+                        "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "converged", "shared_updates",
+                        "target_updates", "aux_updates"]
 SIGNIFICANCE_LEGEND = (f"ΔF1 over seeds: mean ± sd of the seed-paired differences with their 95% t-interval; "
                        f"{NOISE_MARK}: the interval contains 0 (or only one seed is paired): within seed noise. "
                        f"Bootstrap: one seed's test sentences resampled; within noise: its 95% interval contains 0 "
                        f"(test-sentence noise only, not seed noise). Updates: mean batches per run that trained the "
                        f"shared encoder, the target's head and each auxiliary corpus's head (a gain that comes with "
-                       f"more updates shows here).")
+                       f"more updates shows here). Converged: runs whose every stage stopped on the learning-rate "
+                       f"rule, not at the epoch cap.")
 
 
 def _num(value, spec: str = ".2f") -> str:
@@ -205,9 +213,9 @@ def _num(value, spec: str = ".2f") -> str:
 
 def _significance_markdown(rows: list[dict]) -> str:
     header = ("| schedule | target | baseline | seeds | ΔF1 vs baseline (mean ± sd) [95% CI] | t-test p | Wilcoxon p "
-              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | shared updates "
-              "| head updates | aux head updates |")
-    lines = [header, "|---" * 14 + "|"]
+              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | converged "
+              "| shared updates | head updates | aux head updates |")
+    lines = [header, "|---" * 15 + "|"]
     for r in rows:
         diff = DASH if r.get("diff_mean") is None else f"{r['diff_mean']:+.2f}" + (
             "" if r.get("diff_sd") is None else f" ± {r['diff_sd']:.2f}") + (
@@ -217,7 +225,7 @@ def _significance_markdown(rows: list[dict]) -> str:
             f"{r['boot_diff']:+.2f} [{r['boot_ci_low']:+.2f}, {r['boot_ci_high']:+.2f}]")
         cells = [r["schedule"], r["target"], r["baseline"], str(r["seeds"]), diff, _num(r.get("t_p"), ".3g"),
                  _num(r.get("wilcoxon_p"), ".3g"), _num(r.get("boot_seed"), "d"), boot, _num(r.get("boot_p"), ".3g"),
-                 _num(r.get("within_noise")), _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g"),
+                 _num(r.get("within_noise")), r.get("converged", DASH), _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g"),
                  _updates_text(r.get("aux_updates") or {}) or DASH]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\n" + SIGNIFICANCE_LEGEND

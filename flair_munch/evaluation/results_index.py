@@ -39,6 +39,8 @@ class ResultRecord:
     run_dir: Optional[str] = None  # where its test predictions are
     node: Optional[str] = None  # the machine (and Ray node) that trained it, from the run folder's executor.json
     history: list[dict] = field(default_factory=list)  # per epoch: stage, epoch, lr, target_loss, dev_f1, seconds
+    stop_reasons: list[str] = field(default_factory=list)  # per stage: "name: learning rate ... < ..." or max_epochs
+    matches: Optional[str] = None  # a step-count control (matched-single-task): the row whose target updates it matches
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -49,7 +49,7 @@ def make_record(spec, result: TrainingResult, final: Optional[TrainingResult], o
         run_dir=str(folder),  # where its test predictions are
         history=[{k: row.get(k) for k in ("stage", "epoch", "lr", "target_loss", "dev_f1", "seconds")}
                  for row in result.history],
-        node=_node(folder),
+        node=_node(folder), stop_reasons=list(test_run.stop_reasons), matches=spec.matched_row,
     )
 
 

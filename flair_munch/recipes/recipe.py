@@ -167,6 +167,15 @@ class RunSpec:
         return f"{self.schedule.label} {self.baseline_suffix}".strip() if self.baseline_suffix else None
 
     @property
+    def matched_row(self) -> Optional[str]:
+        """A step-count control's compared row: ``matched-single-task``'s ``match``, with this run's suffix."""
+        if self.schedule.name != "matched-single-task":
+            return None
+        match = self.schedule.options.get("match", "munch-iter")
+        name, options = next(iter(match.items())) if isinstance(match, dict) else (match, None)
+        return f"{ScheduleSpec(name, dict(options or {})).label} {self.row_suffix}".strip()
+
+    @property
     def label(self) -> str:
         return (f"{self.target} {self.row} lr={self.learning_rate} bs={self.mini_batch_size} "
                 f"seed={self.seed} [{self.run_id}]")
