@@ -249,7 +249,7 @@ def test_bad_model_variant_and_size_keys(tmp_path, old, new, key, expected):
     assert f": {key}: " in str(error) and expected in str(error)
 
 
-@pytest.mark.parametrize("name", ["quickstart", "munchables", "munchables-lowres", "ecttlner-ablation",
+@pytest.mark.parametrize("name", ["quickstart", "munchables", "munchables-lowres", "munchables-cpu", "ecttlner-ablation",
                                   "ecttlner-ablation-cpu", "mt-biobert", "crossner"])
 def test_shipped_recipes_are_valid(name):
     from pathlib import Path
