@@ -327,3 +327,17 @@ def test_a_step_count_control_is_compared_with_the_row_it_matches(tmp_path):
             "matched-single-task(match=munch-iter)"][0])), abs=1e-3)
     converged = {(r["schedule"], r["target"]): r["converged"] for r in rows_of(paths.significance_csv)}
     assert converged[("single-task", "t-one")] == "2 of 3" and converged[("munch-iter", "t-one")] == "0 of 3"
+
+
+def test_compact_tag_file_round_trips_and_names_a_bad_line(tmp_path):
+    import gzip
+
+    from flair_munch.evaluation.prediction_file import read_prediction_file, write_tag_file
+
+    gold, pred = [["B-Disease", "O"], ["O"]], [["B-Disease", "B-Disease"], ["O"]]
+    path = write_tag_file(tmp_path / "test-predictions.tags.gz", gold, pred)
+    assert read_prediction_file(path) == (gold, pred)
+    assert write_tag_file(tmp_path / "again.tags.gz", gold, pred).read_bytes() == path.read_bytes()  # no timestamp
+    (tmp_path / "bad.tags.gz").write_bytes(gzip.compress(b"O\tO\nword\tO\tO\n"))
+    with pytest.raises(ValueError, match=r"bad.tags.gz:2: expected 'gold<TAB>predicted'"):
+        read_prediction_file(tmp_path / "bad.tags.gz")

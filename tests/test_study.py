@@ -173,9 +173,6 @@ def test_a_control_without_a_schedule_to_match_is_a_recipe_error(tmp_path):
         load_recipe(path)
 
 
-COMMITTED = ("results.jsonl", "metrics.json", "history.tsv", "history.json", "test-predictions.conll")
-
-
 @pytest.mark.integration
 def test_a_study_resumes_from_its_committed_records_alone(tmp_path):
     """What a long study commits as it goes (no models, checkpoints or store), checked out elsewhere, resumes."""
@@ -184,10 +181,16 @@ def test_a_study_resumes_from_its_committed_records_alone(tmp_path):
     text = RECIPE.replace("max_epochs: 2", "max_epochs: 1\n  save_model: false")
     (tmp_path / "first.yaml").write_text(text.format(out=tmp_path / "first"))
     run_study(load_recipe(tmp_path / "first.yaml"), progress=False)
-    for path in (tmp_path / "first").rglob("*"):  # what `git add` of the records would keep
-        if path.is_file() and path.name in COMMITTED:
-            (tmp_path / "clone" / path.relative_to(tmp_path / "first")).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, tmp_path / "clone" / path.relative_to(tmp_path / "first"))
+    from flair_munch.evaluation.results_index import read_predictions, read_results
+    from flair_munch.recipes.study_records import pack_records
+
+    committed = pack_records(tmp_path / "first")  # what benchmarks/pack_study.py --git-add stages
+    assert {p.name for p in committed} == {"results.jsonl", "recipe.json", "metrics.json", "history.json", "history.tsv",
+                                           "train.log", "executor.json", "test-predictions.tags.gz"}
+    for path in committed:
+        (tmp_path / "clone" / path.relative_to(tmp_path / "first")).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, tmp_path / "clone" / path.relative_to(tmp_path / "first"))
+    full = {r.run_id: read_predictions(r, tmp_path / "first") for r in read_results(tmp_path / "first")}
     assert not list((tmp_path / "first").rglob("*.pt"))  # save_model: false left no model to commit
     before = [json.loads(line) for line in (tmp_path / "first" / "results.jsonl").read_text().splitlines()]
     shutil.rmtree(tmp_path / "first")  # the machine that ran it is gone
@@ -201,7 +204,9 @@ def test_a_study_resumes_from_its_committed_records_alone(tmp_path):
     run_study(recipe, progress=False)
     after = {r["run_id"]: r for r in map(json.loads, (tmp_path / "clone" / "results.jsonl").read_text().splitlines())}
     assert len(after) == 8 and all(after[r["run_id"]]["test"] == r["test"] for r in before)
-    assert all(Path(r["run_dir"], "test-predictions.conll").is_file() for r in after.values())  # in the clone
+    packed = {r.run_id: read_predictions(r, tmp_path / "clone") for r in read_results(tmp_path / "clone")}
+    assert all(packed[run_id] == tags and tags for run_id, tags in full.items())  # the compact copy: the same tags
+    assert all(Path(r["run_dir"]).is_relative_to(tmp_path / "clone") for r in after.values())  # in the clone
     assert main(["report", str(tmp_path / "clone")]) == 0
 
 

@@ -6,10 +6,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Union
 
-from flair_munch.evaluation.prediction_file import read_prediction_file
+from flair_munch.evaluation.prediction_file import TAGS_SUFFIX, read_prediction_file
 
 RESULTS_FILE = "results.jsonl"
 PREDICTIONS_FILE = "test-predictions.conll"
+PACKED_PREDICTIONS_FILE = PREDICTIONS_FILE.replace(".conll", TAGS_SUFFIX)  # the compact copy a committed study keeps
 
 
 @dataclass
@@ -104,9 +105,11 @@ def read_predictions(
     path = Path(run_dir)
     if not path.is_absolute() and study_dir is not None:
         path = Path(study_dir) / path
-    path = path / PREDICTIONS_FILE
-    if not path.is_file() and study_dir is not None:  # a study moved or checked out elsewhere: its own runs/ folder
-        path = Path(study_dir) / Path(run_dir).parent.name / Path(run_dir).name / PREDICTIONS_FILE
-    if not path.is_file():
+    folders = [path]
+    if study_dir is not None:  # a study moved or checked out elsewhere: its own runs/ folder
+        folders.append(Path(study_dir) / Path(run_dir).parent.name / Path(run_dir).name)
+    found = [folder / name for folder in folders for name in (PREDICTIONS_FILE, PACKED_PREDICTIONS_FILE)]
+    path = next((candidate for candidate in found if candidate.is_file()), None)
+    if path is None:
         return None
     return read_prediction_file(path)
