@@ -1,9 +1,10 @@
 """Re-derives a run's recorded test F1 two other ways, before a table built from it is committed.
 
-1. seqeval (strict IOB2, the conlleval numbers) on the run's ``test-predictions.conll``, not the
-   package's own span scorer;
+1. seqeval (strict IOB2, the conlleval numbers) on the run's ``test-predictions.conll`` (or, in a
+   committed study, its compact ``test-predictions.tags.gz``), not the package's own span scorer, after
+   checking that the file's gold tags are the corpus's test split, sentence by sentence;
 2. ``MultiHeadTagger.load(final-model.pt)`` evaluated again on the corpus's test split, with the model
-   put in train mode first (scores must not depend on the mode).
+   put in train mode first (scores must not depend on the mode), where the run saved its model.
 
 Prints the three numbers and exits 1 when they differ.
 
@@ -19,6 +20,7 @@ from seqeval.metrics import f1_score
 from seqeval.scheme import IOB2
 
 from flair_munch.corpora import load_corpus
+from flair_munch.corpora.spans import span_tags
 from flair_munch.evaluation.prediction_file import read_prediction_file
 from flair_munch.models import MultiHeadTagger
 
@@ -31,15 +33,19 @@ def main() -> int:
     args = parser.parse_args()
 
     recorded = json.loads((args.run_dir / "metrics.json").read_text(encoding="utf-8"))["test"]["f1"]
-    gold, predicted = read_prediction_file(args.run_dir / "test-predictions.conll")
+    path = args.run_dir / "test-predictions.conll"
+    path = path if path.is_file() else args.run_dir / "test-predictions.tags.gz"  # a committed study's copy
+    gold, predicted = read_prediction_file(path)
+    test = list(load_corpus(args.corpus).test)
+    same_test = gold == [span_tags(sentence, "ner") for sentence in test]
     rescored = f1_score(gold, predicted, mode="strict", scheme=IOB2)
-    line = f"{args.run_dir}: recorded test F1 {recorded:.6f}, seqeval on test-predictions.conll {rescored:.6f}"
-    agree = abs(rescored - recorded) < 1e-9
+    line = (f"{args.run_dir}: recorded test F1 {recorded:.6f}, seqeval on {path.name} {rescored:.6f}"
+            f" (its gold tags {'are' if same_test else 'are NOT'} {args.corpus}'s {len(test)} test sentences)")
+    agree = abs(rescored - recorded) < 1e-9 and same_test
     model_path = args.run_dir / "final-model.pt"
     if model_path.is_file():
         model = MultiHeadTagger.load(model_path)
         model.train()
-        test = list(load_corpus(args.corpus).test)
         reloaded = model.evaluate(test, head=args.head or args.corpus).main_score
         line += f", reloaded model (train mode) {reloaded:.6f}"
         agree = agree and abs(reloaded - recorded) < 1e-9
