@@ -10,6 +10,7 @@ import flair
 from flair.trainers.plugins import TrainerPlugin
 
 from flair_munch.corpora import load_corpus
+from flair_munch.evaluation.prediction_file import read_prediction_file
 from flair_munch.models import MultiHeadTagger
 from flair_munch.models.tagging_head import LOSS_WEIGHT
 from flair_munch.training import (
@@ -261,6 +262,8 @@ def test_run_folder_has_model_metrics_history_and_predictions(tiny, tmp_path):
     assert header.split("\t")[:3] == ["stage", "epoch", "lr"] and len(rows) == 2
     lines = [line for line in (folder / "test-predictions.conll").read_text().splitlines() if line]
     assert len(lines) == sum(len(s) for s in tiny[0].test) and all(len(l.split("\t")) == 3 for l in lines)
+    assert read_prediction_file(folder / "test-predictions.tags.gz") == read_prediction_file(
+        folder / "test-predictions.conll")  # the compact copy a committed study keeps, written with the result
     reloaded = MultiHeadTagger.load(folder / "final-model.pt")
     assert reloaded.evaluate(tiny[0].test, head=T).main_score == pytest.approx(result.test["f1"])
 

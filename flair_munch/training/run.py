@@ -13,6 +13,7 @@ from typing import Optional
 
 import torch
 
+from flair_munch.evaluation.prediction_file import read_prediction_file, write_tag_file
 from flair_munch.inference import evaluation_mode
 from flair_munch.training.divergence import TrainingDiverged, advice
 from flair_munch.training.identity import RunIdentity
@@ -157,6 +158,8 @@ class Run:
         self.directory.path.mkdir(parents=True, exist_ok=True)
         dev = self.evaluate_dev()
         test = self._evaluate(self.trainer.corpora[self.target].test, out_path=self.directory.predictions)
+        if self.directory.predictions.is_file():  # written with the result, so a study's records are never without it
+            write_tag_file(self.directory.packed_predictions, *read_prediction_file(self.directory.predictions))
         if self.settings.save_model:
             atomic_write(self.directory.model, lambda tmp: self.model.save(tmp))
         aux_order = [name for stage in stages for step in stage.epoch for name in step.source if name != self.target]

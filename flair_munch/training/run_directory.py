@@ -66,6 +66,7 @@ class RunDirectory:
         self.checkpoint = self.path / "checkpoint.pt"
         self.model = self.path / "final-model.pt"
         self.predictions = self.path / "test-predictions.conll"
+        self.packed_predictions = self.path / "test-predictions.tags.gz"  # the copy a committed study keeps
         self.failed = self.path / "failed.json"
 
     def finished(self) -> Optional[TrainingResult]:
