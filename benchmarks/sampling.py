@@ -28,7 +28,7 @@ import torch
 import yaml
 
 from flair_munch.evaluation import read_results, write_report
-from flair_munch.evaluation.results_index import selected
+from flair_munch.evaluation.results_index import run_folder, selected
 from flair_munch.recipes import load_recipe
 from flair_munch.recipes.study import run_study
 from flair_munch.training.result import TrainingResult
@@ -69,7 +69,7 @@ def runs_table(out: Path) -> list[str]:
     """Per report row: epochs, how many runs converged, minutes, and SingleAux-best's choices."""
     rows = defaultdict(list)
     for record in selected(read_results(out)):
-        rows[record.schedule].append((record, TrainingResult.load(Path(record.run_dir) / "metrics.json")))
+        rows[record.schedule].append((record, TrainingResult.load(run_folder(record, out) / "metrics.json")))
     lines = ["| schedule | epochs (per seed) | converged (lr < min) | minutes per run (mean) | chosen aux (per seed) |",
              "|---|---|---|---|---|"]
     for schedule, runs in rows.items():
@@ -119,7 +119,9 @@ def main() -> None:
         f"final model = last epoch; seeds {', '.join(map(str, data['seeds']))}. SingleAux-best selects among SingleAux "
         "runs with its own aux_ratio / aux_loss_weight (docs/schedules.md).", "",
         "Command: " + ("`python benchmarks/sampling.py --quick`; " if args.quick else
-                       "`FLAIR_MUNCH_DATA=../shared/corpora python benchmarks/sampling.py`; ") +
+                       "`FLAIR_MUNCH_DATA=../shared/corpora python benchmarks/sampling.py" +
+                       (f" --executor ray --workers {args.workers} --cpus-per-run {args.cpus_per_run}"
+                        if args.executor == "ray" else "") + "`; ") +
         f"recipe: `{path}`; the study report: `{report.out_dir}`.", "",
         report.markdown.strip(), "", "## Runs", "", *runs_table(out),
     ]

@@ -3,7 +3,9 @@
 import csv
 import json
 import math
+import shutil
 import statistics
+from pathlib import Path
 
 import pytest
 from scipy import stats as scipy_stats
@@ -341,3 +343,34 @@ def test_compact_tag_file_round_trips_and_names_a_bad_line(tmp_path):
     (tmp_path / "bad.tags.gz").write_bytes(gzip.compress(b"O\tO\nword\tO\tO\n"))
     with pytest.raises(ValueError, match=r"bad.tags.gz:2: expected 'gold<TAB>predicted'"):
         read_prediction_file(tmp_path / "bad.tags.gz")
+
+
+def test_a_moved_study_reads_stop_reasons_and_tags_from_its_own_run_folders(tmp_path):
+    """Older records carry no stop_reasons: the report reads each run's metrics.json, found (like its compact
+    predictions) under the study's own runs/ when the recorded absolute run_dir is gone."""
+    from flair_munch.evaluation.prediction_file import read_prediction_file, write_tag_file
+    from flair_munch.training.result import TrainingResult
+
+    found = {"single-task": ((20, 22, 24), (28, 30, 26)), "munch-iter": ((30, 33, 35), (31, 34, 30))}
+    write_study(tmp_path / "here", found)
+    records = [json.loads(line) for line in (tmp_path / "here" / "results.jsonl").read_text().splitlines()]
+    (tmp_path / "here" / "shared-runs").mkdir()
+    for r in records:
+        folder = Path(r["run_dir"])
+        if r["schedule"] == "munch-iter":  # like a selection's chosen sub-run: shared-runs/<name other than its id>
+            folder = folder.rename(tmp_path / "here" / "shared-runs" / f"sub-{r['run_id']}")
+            r["run_dir"] = str(folder)
+        capped = r["schedule"] == "munch-iter" and r["seed"] == 2
+        result = TrainingResult(r["run_id"], r["schedule"], r["target"], [], [], ["s"], None, r["test"], 3,
+                                r["updates"], 1.0, ["s: max_epochs 3 reached" if capped else
+                                                    "s: learning rate 5e-05 < 0.0001"], str(folder), "")
+        (folder / "metrics.json").write_text(json.dumps(result.to_dict()), encoding="utf-8")
+        write_tag_file(folder / "test-predictions.tags.gz", *read_prediction_file(folder / "test-predictions.conll"))
+        (folder / "test-predictions.conll").unlink()  # a committed study keeps only the compact copy
+    (tmp_path / "here" / "results.jsonl").write_text("\n".join(map(json.dumps, records)) + "\n", encoding="utf-8")
+    shutil.move(tmp_path / "here", tmp_path / "moved")
+    paths = write_report(tmp_path / "moved")
+    rows = {(r["schedule"], r["target"]): r for r in rows_of(paths.significance_csv)}
+    assert rows[("munch-iter", "t-one")]["converged"] == "2 of 3" and rows[("single-task", "t-two")]["converged"] == \
+        "3 of 3"
+    assert rows[("munch-iter", "t-one")]["boot_seed"] == "1"  # the bootstrap found both runs' tags

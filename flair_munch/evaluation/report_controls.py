@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from flair_munch.evaluation.report_table import NOISE_MARK, MacroDelta, interval, macro_deltas
-from flair_munch.evaluation.results_index import ResultRecord
+from flair_munch.evaluation.results_index import ResultRecord, run_folder
 from flair_munch.training.result import TrainingResult
 
 
@@ -25,9 +25,9 @@ def stop_reasons(record: ResultRecord, study_dir: Union[str, Path]) -> list[str]
     """Why each stage of the run stopped: from its record, else (older records) from its ``metrics.json``."""
     if record.stop_reasons:
         return record.stop_reasons
-    for folder in (Path(study_dir) / "runs" / record.run_id, Path(record.run_dir or "")):
-        if (folder / "metrics.json").is_file():
-            return TrainingResult.load(folder / "metrics.json").stop_reasons
+    folder = run_folder(record, study_dir)
+    if folder is not None and (folder / "metrics.json").is_file():
+        return TrainingResult.load(folder / "metrics.json").stop_reasons
     return []
 
 

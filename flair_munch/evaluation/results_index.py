@@ -91,25 +91,30 @@ def selected(records: list[ResultRecord]) -> list[ResultRecord]:
     return list(chosen.values())
 
 
-def read_predictions(
-    record: ResultRecord, study_dir: Union[str, Path, None] = None
-) -> Optional[tuple[list[list[str]], list[list[str]]]]:
-    """Gold and predicted tag sequences of a run's test set, or None when the file is missing.
+def run_folder(record: ResultRecord, study_dir: Union[str, Path, None] = None) -> Optional[Path]:
+    """The run's folder as this checkout has it, or None.
 
     ``run_dir`` may be relative to the study directory; a study copied or checked out elsewhere (its absolute
     ``run_dir`` gone) is read from its own ``runs/`` (or ``shared-runs/``).
     """
-    run_dir = record.run_dir
-    if not run_dir:
+    if not record.run_dir:
         return None
-    path = Path(run_dir)
+    path = Path(record.run_dir)
     if not path.is_absolute() and study_dir is not None:
         path = Path(study_dir) / path
     folders = [path]
     if study_dir is not None:  # a study moved or checked out elsewhere: its own runs/ folder
-        folders.append(Path(study_dir) / Path(run_dir).parent.name / Path(run_dir).name)
-    found = [folder / name for folder in folders for name in (PREDICTIONS_FILE, PACKED_PREDICTIONS_FILE)]
-    path = next((candidate for candidate in found if candidate.is_file()), None)
-    if path is None:
+        folders.append(Path(study_dir) / Path(record.run_dir).parent.name / Path(record.run_dir).name)
+    return next((folder for folder in folders if folder.is_dir()), None)
+
+
+def read_predictions(
+    record: ResultRecord, study_dir: Union[str, Path, None] = None
+) -> Optional[tuple[list[list[str]], list[list[str]]]]:
+    """Gold and predicted tag sequences of a run's test set (the full file or its compact copy), or None
+    when the run has neither."""
+    folder = run_folder(record, study_dir)
+    if folder is None:
         return None
-    return read_prediction_file(path)
+    found = [folder / name for name in (PREDICTIONS_FILE, PACKED_PREDICTIONS_FILE) if (folder / name).is_file()]
+    return read_prediction_file(found[0]) if found else None
