@@ -12,6 +12,8 @@ import io
 from pathlib import Path
 
 TAGS_SUFFIX = ".tags.gz"
+PREDICTIONS_FILE = "test-predictions.conll"  # what a run writes in its folder
+PACKED_PREDICTIONS_FILE = PREDICTIONS_FILE.replace(".conll", TAGS_SUFFIX)  # the compact copy a committed study keeps
 
 
 def read_prediction_file(

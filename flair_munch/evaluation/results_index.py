@@ -6,11 +6,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Union
 
-from flair_munch.evaluation.prediction_file import TAGS_SUFFIX, read_prediction_file
+from flair_munch.evaluation.prediction_file import PACKED_PREDICTIONS_FILE, PREDICTIONS_FILE, read_prediction_file
 
 RESULTS_FILE = "results.jsonl"
-PREDICTIONS_FILE = "test-predictions.conll"
-PACKED_PREDICTIONS_FILE = PREDICTIONS_FILE.replace(".conll", TAGS_SUFFIX)  # the compact copy a committed study keeps
 
 
 @dataclass

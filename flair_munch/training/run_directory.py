@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import torch
 
+from flair_munch.evaluation.prediction_file import PACKED_PREDICTIONS_FILE, PREDICTIONS_FILE
 from flair_munch.training.result import TrainingResult
 
 log = logging.getLogger("flair_munch")
@@ -65,8 +66,8 @@ class RunDirectory:
         self.metrics = self.path / "metrics.json"
         self.checkpoint = self.path / "checkpoint.pt"
         self.model = self.path / "final-model.pt"
-        self.predictions = self.path / "test-predictions.conll"
-        self.packed_predictions = self.path / "test-predictions.tags.gz"  # the copy a committed study keeps
+        self.predictions = self.path / PREDICTIONS_FILE
+        self.packed_predictions = self.path / PACKED_PREDICTIONS_FILE
         self.failed = self.path / "failed.json"
 
     def finished(self) -> Optional[TrainingResult]:
