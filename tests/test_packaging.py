@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -44,6 +45,21 @@ def _run(args, **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
+def _venv_seeing_these_packages(env_dir: Path) -> Path:
+    """A bare venv that sees the packages of the interpreter running the tests, nothing downloaded.
+
+    ``system_site_packages`` would show the *base* interpreter's packages, which inside a user's virtualenv lack
+    flair and torch; so the running interpreter's site-packages are listed in a ``.pth`` file instead. Plain path
+    lines add the folders without running their own ``.pth`` files, so the checkout's editable install stays out.
+    """
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    ours = [p for p in site.getsitepackages() + [site.getusersitepackages()] if Path(p).is_dir()]
+    (Path(purelib) / "_parent_site_packages.pth").write_text("\n".join(ours) + "\n")
+    return python
+
+
 @pytest.mark.integration
 def test_installed_wheel_ships_resources(tmp_path):
     source = tmp_path / "source"
@@ -60,10 +76,8 @@ def test_installed_wheel_ships_resources(tmp_path):
     _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", wheels, source])
     (wheel,) = wheels.glob("flair_munch-*.whl")
 
-    # flair, torch and pip come from this machine's site-packages; nothing is downloaded.
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    python = _venv_seeing_these_packages(env_dir)
     # --ignore-installed: the machine's (editable) flair-munch has the same version; install beside it.
     _run([python, "-m", "pip", "--disable-pip-version-check", "install", "--no-deps", "--no-index",
           "--ignore-installed", wheel])
