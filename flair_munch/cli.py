@@ -112,11 +112,30 @@ def _embeddings_cache(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
     check_data(recipe)
-    store, report = cache_embeddings(recipe, progress=not args.no_progress)
+    store, report = cache_embeddings(recipe, progress=not args.no_progress, rebuild=args.rebuild)
     print(f"{store}: {report.sentences} sentences of the study, {report.hits} already stored, "
           f"{report.embedded} embedded ({report.tokens_written} tokens, {report.bytes_written / 1e6:.1f} MB) "
           f"in {report.seconds:.1f} s")
     return 0
+
+
+def _apply_execution_flags(recipe, args: argparse.Namespace) -> None:
+    """The flags override the recipe's `execution:` keys; Ray-only ones with the sequential executor are refused
+    (flags: the user asked for them) or warned about (recipe keys: e.g. a Ray recipe run with --executor sequential)."""
+    from flair_munch.recipes.execution import execution_problems, ignored_by_sequential
+
+    flags = dict(executor=args.executor, address=args.address, workers=args.workers, cpus_per_run=args.cpus_per_run,
+                 gpus_per_run=args.gpus_per_run)
+    recipe.execution = recipe.execution.replace(**flags)
+    for key, problem, fix in execution_problems(recipe.execution.to_dict()):
+        raise ValueError(f"--{key.replace('_', '-')}: {problem}. {fix}")
+    for key in ignored_by_sequential(recipe.execution):
+        flag, value = f"--{key.replace('_', '-')}", getattr(recipe.execution, key)
+        if flags.get(key) is not None:
+            raise ValueError(f"{flag} {value}: applies to the Ray executor only, and this study runs sequentially. "
+                             f"Add --executor ray, or leave out {flag}.")
+        print(f"flair-munch: warning: execution.{key} ({value}) is ignored: the sequential executor trains one run "
+              f"at a time in this process; run with --executor ray to use it.", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -124,10 +143,13 @@ def _run(args: argparse.Namespace) -> int:
     from flair_munch.recipes.study import run_study, study_status
 
     from flair_munch.recipes import RecipeError
-    from flair_munch.recipes.execution import execution_problems
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
+    _apply_execution_flags(recipe, args)  # before --dry-run returns: it refuses bad flags too
     if args.dry_run:
+        from flair_munch.recipes.study_folder import check_runnable
+
+        check_runnable(recipe)  # what the run refuses (device, downloads, output_dir), without writing anything
         print(study_status(recipe).format())
         try:
             check_data(recipe)
@@ -135,11 +157,6 @@ def _run(args: argparse.Namespace) -> int:
             print(f"flair-munch: warning: the study cannot run yet:\n{error}", file=sys.stderr)
         return 0
     check_data(recipe)
-    recipe.execution = recipe.execution.replace(  # flags override the recipe's `execution:` keys
-        executor=args.executor, address=args.address, workers=args.workers, cpus_per_run=args.cpus_per_run,
-        gpus_per_run=args.gpus_per_run)
-    for key, problem, fix in execution_problems(recipe.execution.to_dict()):
-        raise ValueError(f"--{key.replace('_', '-')}: {problem}. {fix}")
     status = run_study(recipe, progress=not args.no_progress, retry_failed=args.retry_failed)
     print(status.format())
     from flair_munch.evaluation import write_report
@@ -167,12 +184,15 @@ def _report(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from flair_munch.corpora import write_conll
-    from flair_munch.tagging import load_model, tag_file
+    from flair_munch.tagging import check_output_file, load_model, tag_file, writing_output
 
+    if args.out:
+        check_output_file(args.out)
     model = load_model(args.model)
     rows = tag_file(model, args.file, head=args.head, mini_batch_size=args.batch_size)
     if args.out:
-        write_conll(args.out, rows)
+        with writing_output(args.out):
+            write_conll(args.out, rows)
         print(f"{sum(len(r) for r in rows)} tokens in {len(rows)} sentences tagged -> {args.out}")
     else:
         print("\n\n".join("\n".join("\t".join(row) for row in sentence) for sentence in rows))
@@ -189,15 +209,21 @@ def _rank_aux(args: argparse.Namespace) -> int:
     from flair_munch.corpora import load_corpus
     from flair_munch.corpora.similarity import format_ranking, rank_aux
 
+    from flair_munch.corpora.similarity import distinct_candidates
+
     def load(name):
         return load_corpus(name, data_dir=args.data_dir, samples=args.samples, name=name)
 
+    if args.max_sentences < 1:
+        raise ValueError(f"--max-sentences: expected a positive number of sentences, got {args.max_sentences}. "
+                         "Use 1 or more (default 2000).")
+    candidates = distinct_candidates(args.target, args.candidates, data_dir=args.data_dir, samples=args.samples)
     embeddings = None
     if args.embeddings:
         from flair_munch.embeddings import load_embeddings
 
         embeddings = load_embeddings(args.embeddings)
-    rows = rank_aux(load(args.target), [load(name) for name in args.candidates], embeddings,
+    rows = rank_aux(load(args.target), [load(name) for name in candidates], embeddings,
                     max_sentences=args.max_sentences)
     print(f"auxiliary corpora for {args.target}, most similar first:")
     print(format_ranking(rows))
@@ -207,8 +233,10 @@ def _rank_aux(args: argparse.Namespace) -> int:
 def _uncertain(args: argparse.Namespace) -> int:
     from flair_munch.tagging import load_model
     from flair_munch.models.marginals import rank_by_uncertainty, write_uncertainty_conll
-    from flair_munch.tagging import read_sentences
+    from flair_munch.tagging import check_output_file, read_sentences, writing_output
 
+    if args.out:
+        check_output_file(args.out)
     model = load_model(args.model)
     if args.head not in model.heads:
         raise KeyError(f"unknown head {args.head!r}; the model's heads are {model.head_names}")
@@ -216,7 +244,8 @@ def _uncertain(args: argparse.Namespace) -> int:
                                mini_batch_size=args.batch_size)
     chosen = [row for row in rows if row.score >= args.threshold]
     out = args.out or Path(args.file).with_suffix(".uncertain.conll")
-    write_uncertainty_conll(out, chosen, label_type=model.tag_type)
+    with writing_output(Path(out)):
+        write_uncertainty_conll(out, chosen, label_type=model.tag_type)
     print(f"{len(chosen)} of {len(rows)} sentences have {args.reduce} token entropy >= {args.threshold} nats "
           f"(ranked, most uncertain first) -> {out}")
     for row in chosen[: args.show]:
@@ -281,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("recipe", type=Path, help="recipe file")
     cache.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
     cache.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cache.add_argument("--rebuild", action="store_true",
+                       help="delete the recipe's store folder first and embed everything again (a damaged store)")
     cache.set_defaults(run=_embeddings_cache)
 
     train = commands.add_parser(

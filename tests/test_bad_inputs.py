@@ -5,6 +5,7 @@ Each case writes a corpus folder (train/dev/test) whose train split holds the gi
 The silent cases of issue 15 (exit 0 with corrupted data before) are here, so they stay caught.
 """
 
+import gzip
 import sys
 
 import pytest
@@ -25,6 +26,10 @@ CORPUS_CASES = [
     ("one-column", b"a\tO\nlonely\n", ["line 2", "expected 2 columns"]),
     ("untyped-tag", b"a\tB\n", ["line 1", "'B'", "B-Disease"]),
     ("empty-file", b"", ["train.tsv", "file is empty"]),
+    ("utf-16-with-bom", GOOD.decode().encode("utf-16"), ["train.tsv: the file is UTF-16", "iconv -f UTF-16 -t UTF-8"]),
+    ("utf-16le-without-bom", GOOD.decode().encode("utf-16-le"), ["UTF-16 little-endian", "iconv -f UTF-16LE -t UTF-8"]),
+    ("utf-16be-without-bom", GOOD.decode().encode("utf-16-be"), ["UTF-16 big-endian", "iconv -f UTF-16BE -t UTF-8"]),
+    ("gzip", gzip.compress(GOOD, mtime=0), ["train.tsv: the file is gzip-compressed", "gunzip -c"]),
 ]
 
 
@@ -52,6 +57,29 @@ def test_the_same_corpus_without_the_damage_loads(tmp_path, capsys):
     folder = corpus_folder(tmp_path, "\ufeffAspirin\tB-Chemical\r\ncauses\tO\r\n\r\nulcers\tB-Disease\r\n".encode())
     assert main(["corpus", "stats", str(folder), "--json"]) == 0
     assert '"sentences": 2' in capsys.readouterr().out
+
+
+SPLIT_FILE_CASES = [
+    # (id, what replaces the folder's file, words the message must contain)
+    ("train-is-a-folder", lambda f: f.mkdir(), ["train.tsv is a folder, not a file", "plain UTF-8 file"]),
+    ("train-is-a-dangling-symlink", lambda f: f.symlink_to(f.parent / "gone.tsv"),
+     ["train.tsv is a dangling symlink: it points to", "gone.tsv, which does not exist"]),
+    ("train-is-a-symlink-loop", lambda f: f.symlink_to(f), ["train.tsv is a symlink loop"]),
+    ("dev-and-devel-differ", lambda f: (f.write_bytes(GOOD), (f.parent / "devel.tsv").write_bytes(b"x\tO\n")),
+     ["holds dev.tsv and devel.tsv with different content for the dev split", "Keep one of them"]),
+]
+
+
+@pytest.mark.parametrize("make, words", [c[1:] for c in SPLIT_FILE_CASES], ids=[c[0] for c in SPLIT_FILE_CASES])
+def test_a_split_name_that_is_no_usable_file_says_what_is_there(tmp_path, capsys, make, words):
+    folder = corpus_folder(tmp_path, GOOD)
+    (folder / "train.tsv").unlink()
+    make(folder / "train.tsv")
+    assert main(["corpus", "stats", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("flair-munch: error:") and "\n" not in err and "lacks the" not in err, err
+    for word in words:
+        assert word in err, (word, err)
 
 
 RECIPE = """\
@@ -178,6 +206,7 @@ def _model_cases(tmp_path, saved_model):
     (tmp_path / "truncated.pt").write_bytes(saved_model.read_bytes()[:2000])
     torch.save({"weights": [1, 2]}, tmp_path / "dict.pt")
     (tmp_path / "latin1.txt").write_bytes("Caf\u00e9 au lait .\n".encode("latin-1"))
+    (tmp_path / "blank.txt").write_text(" \n\t\n\n")
     (tmp_path / "folder").mkdir()
     head = ["--head", "ncbi-disease"]
     return [
@@ -197,14 +226,21 @@ def _model_cases(tmp_path, saved_model):
         ("input-latin-1", ["predict", str(saved_model), *head, str(tmp_path / "latin1.txt")],
          ["latin1.txt, line 1", "not UTF-8", "iconv"]),
         ("out-is-a-folder", ["predict", str(saved_model), *head, str(text), "--out", str(tmp_path / "folder")],
-         ["folder", "Is a directory"]),
+         [f"--out {tmp_path / 'folder'}: is a folder, not a file", "Give a file name"]),
+        ("uncertain-out-is-a-folder", ["uncertain", str(saved_model), str(text), *head, "--out", str(tmp_path)],
+         [f"--out {tmp_path}: is a folder, not a file"]),
+        ("input-empty", ["predict", str(saved_model), *head, str(tmp_path / "empty.pt")],
+         ["no sentences in", "empty.pt", "empty or holds only whitespace"]),
+        ("input-whitespace-only", ["predict", str(saved_model), *head, str(tmp_path / "blank.txt")],
+         ["no sentences in", "blank.txt"]),
         ("unknown-head", ["predict", str(saved_model), "--head", "s800", str(text)], ["unknown head 's800'"]),
     ]
 
 
 MODEL_CASE_IDS = ["model-is-a-folder", "model-missing", "model-empty", "model-random-bytes", "model-truncated",
                   "model-is-a-plain-dict", "uncertain-model-random-bytes", "input-is-a-folder", "input-latin-1",
-                  "out-is-a-folder", "unknown-head"]
+                  "out-is-a-folder", "uncertain-out-is-a-folder", "input-empty", "input-whitespace-only",
+                  "unknown-head"]
 
 
 @pytest.mark.parametrize("case", MODEL_CASE_IDS)
@@ -232,6 +268,19 @@ def test_study_paths_and_corpora_that_cannot_work_are_one_clear_line(tmp_path, c
         err = capsys.readouterr().err.strip()
         assert err.startswith("flair-munch: error:") and "\n" not in err, err
         assert all(word in err for word in words), (words, err)
+
+
+def test_a_malformed_target_corpus_is_refused_at_the_dry_run(tmp_path, capsys):
+    """The dry run reads the targets' files as the run will, so the broken line is named before anything runs."""
+    folder = corpus_folder(tmp_path, b"a\tB\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"name: t\noutput_dir: {tmp_path / 'out'}\nsamples: true\ndevice: cpu\ncorpora:\n"
+                      f"  mine: {{path: {folder}}}\n  s800: null\ntargets: [mine]\nschedules: [single-task]\n")
+    assert main(["run", str(recipe), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"flair-munch: error: {folder / 'train.tsv'}, line 1: tag 'B' is not O, B-<type> or I-<type> "
+                   "(IOBES S-/E- also accepted). Use typed IOB2 tags such as B-Disease / I-Disease / O.")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_corpus_without_entities_in_train_is_refused_naming_it(tmp_path):

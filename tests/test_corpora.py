@@ -267,6 +267,25 @@ def test_custom_folder_corpus(tmp_path):
     assert corpus.train[1].get_label(CORPUS_LABEL_TYPE).value == tmp_path.name
 
 
+def test_suspect_dev_splits_are_warned_about_once_naming_the_files(tmp_path, caplog):
+    """A second spelling of dev with the same content, dev equal to train (leakage), a type train lacks."""
+    train = write(tmp_path / "train.tsv", "Paris\tB-LOC\nis\tO\n\n")
+    dev = write(tmp_path / "dev.tsv", "Paris\tB-LOC\nis\tO\n\n")
+    write(tmp_path / "dev.txt", "Paris\tB-LOC\nis\tO\n\n")
+    test = write(tmp_path / "test.tsv", "Bob\tB-PER\nis\tO\n\n")
+    with caplog.at_level(logging.WARNING, logger="flair_munch"):
+        corpus = load_corpus(tmp_path)
+        load_corpus(tmp_path)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path}: using dev.tsv for the dev split (dev.txt: the same content)",
+        f"{dev} holds the same sentences as {train}: the dev split is the training data (leakage), so its scores "
+        "measure nothing held out. Use a held-out dev file.",
+        f"{test}: entity type(s) PER never occur in train ({train}): the model cannot learn them, so their mentions "
+        "count as misses. Check the splits' tag sets.",
+    ]
+    assert len(corpus.dev) == 1  # still loaded: a warning, not a refusal
+
+
 # ----- samples and shared corpora -----
 
 

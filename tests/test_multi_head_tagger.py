@@ -231,3 +231,23 @@ def test_config_is_the_constructor_arguments_and_a_registered_type_is_known(samp
     plain = MultiHeadTagger.from_corpora(default_embeddings, sample_corpora[:1], hidden_size=16, use_crf=False)
     assert plain.config()["hidden_size"] == 16 and plain.config()["use_crf"] is False
     assert set(plain.config()) == set(MODEL_KEYS_BY_TYPE["multi-head"]) | {"tag_type", "entity_types"}
+
+
+def test_a_bare_word_embeddings_is_frozen_for_model_trainer_and_store(sample_corpora, default_embeddings):
+    """``WordEmbeddings.embeddings`` is its file name: the model once read its characters as parts ("not frozen")."""
+    from flair_munch.embeddings.identity import is_frozen
+    from flair_munch.embeddings.store import is_frozen as store_is_frozen
+    from flair_munch.training.trainer import AuxiliaryTrainer
+
+    words = default_embeddings.embeddings[0]  # the shipped stack's bare WordEmbeddings
+    assert isinstance(words.embeddings, str) and is_frozen(words) and store_is_frozen(words)
+    model = MultiHeadTagger.from_corpora(words, sample_corpora[:1], hidden_size=8)
+    assert model.static_embeddings
+    trainer = AuxiliaryTrainer(model, sample_corpora[:1], embedding_store="a store")
+    assert trainer.embedding_store == "a store"  # kept, not bypassed
+    assert not any(key.startswith("embeddings.") for key in trainer.initial_state)  # its weights not copied per run
+    words.static_embeddings = False  # a fine-tuned part is not frozen, whatever the others say
+    try:
+        assert not MultiHeadTagger.from_corpora(words, sample_corpora[:1], hidden_size=8).static_embeddings
+    finally:
+        words.static_embeddings = True

@@ -141,6 +141,8 @@ def test_unknown_schedule_lists_valid_names(tmp_path):
     ("pretrain-finetune", "pretrain-finetune needs one source corpus; `ncbi-disease` has ['bc5cdr-chem', 's800']"),
     ("{pretrain-finetune: {source: NCBI-disease}}",
      "schedules[2].pretrain-finetune.source: `ncbi-disease` is not an auxiliary corpus of `ncbi-disease`"),
+    ("{matched-single-task: {match: matched-single-task}}",
+     "schedules[2].matched-single-task.match: a control cannot match a control"),
 ])
 def test_bad_schedule_options(tmp_path, schedule, expected):
     path = write(tmp_path, VALID.replace("{munch-iter: {order: dev-sorted}}", schedule))
@@ -294,6 +296,32 @@ def test_a_folder_corpus_is_named_by_its_folder_and_read_relative_to_the_recipe(
     path.write_text(OWN.format(key="../data/Nope", options="null", target="Nope"))
     with pytest.raises(RecipeError, match="relative paths are read from the recipe's folder"):
         load_recipe(path)
+
+
+def test_path_gives_the_folder_of_a_corpus_named_by_its_key_with_unchanged_run_ids(tmp_path, monkeypatch):
+    folder = tmp_path / "corpora" / "AnatEM"
+    folder.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.tsv").write_text(f"Aspirin\tB-Chemical\n{split}\tO\n\n")
+    (tmp_path / "recipes").mkdir()
+    monkeypatch.chdir(folder)  # relative paths are read from the recipe's folder, as for a folder key
+    monkeypatch.setattr(Recipe, "embeddings_identity", lambda self, model_type: ["default"])  # not loaded: quick
+    path = tmp_path / "recipes" / "own.yaml"
+    path.write_text(OWN.format(key="anatem", options="{path: ../corpora/AnatEM, train_size: 1}", target="anatem"))
+    recipe = load_recipe(path)
+    assert recipe.corpora["anatem"]["train_size"] == 1 and "path" not in recipe.corpora["anatem"]
+    assert recipe.corpus_paths == {"anatem": str(folder.resolve())}
+    assert recipe.load_corpora("anatem", [])[0].name == "anatem"
+    path.write_text(OWN.format(key="../corpora/AnatEM", options="{name: anatem, train_size: 1}", target="anatem"))
+    assert [run.run_id for run in load_recipe(path).runs()] == [run.run_id for run in recipe.runs()]
+    for options, expected in (
+            ("{path: ../corpora/Nope}", "own.yaml:4: corpora.anatem.path: corpus folder `../corpora/Nope` does not exist"),
+            ("{path: ../corpora/AnatEM, name: x}", "own.yaml:4: corpora.anatem.name: `name:` and `path:` both given"),
+            ("{train_size: 1}", "unknown corpus `anatem`: not a registered name and not an existing folder. Valid "
+                                "names: bc2gm")):
+        path.write_text(OWN.format(key="anatem", options=options, target="anatem"))
+        assert expected in str(error_of(str(path))), options
+    assert "give its folder with `path:` (`anatem: {path: FOLDER}`" in str(error_of(str(path)))
 
 
 @pytest.mark.parametrize("section, key, expected", [

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from flair_munch.evaluation import format_report, paired_bootstrap, paired_difference, read_results, write_report
+from flair_munch.evaluation.results_index import DamagedIndexError
 
 SENTENCES = 40  # every test sentence holds exactly one gold entity
 
@@ -61,7 +62,7 @@ def study(tmp_path):
     records = [record(tmp_path, *key, correct) for key, correct in FOUND.items()]
     # a grid point that lost on dev: perfect on test, but must not enter any table
     records.insert(1, record(tmp_path, "munch-iter", "t-one", 1, SENTENCES, is_selected=False, lr=0.01))
-    text = "\n".join(json.dumps(r) for r in records) + '\n{"run_id": "killed-mid-wri'
+    text = "\n".join(json.dumps(r) for r in records) + "\n"
     (tmp_path / "results.jsonl").write_text(text, encoding="utf-8")
     return tmp_path
 
@@ -75,13 +76,14 @@ def mean_sd(values):
     return statistics.mean(values), statistics.stdev(values)
 
 
-def test_partial_last_line_is_skipped_with_a_warning(study):
-    with pytest.warns(RuntimeWarning, match="partial last line"):
-        records = read_results(study)
-    assert len(records) == len(FOUND) + 1
+def test_an_index_cut_mid_line_is_refused_not_read_as_fewer_runs(study):
+    assert len(read_results(study)) == len(FOUND) + 1
+    with (study / "results.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"run_id": "cut-mid-wri')
+    with pytest.raises(DamagedIndexError, match=rf"results.jsonl:{len(FOUND) + 2} is damaged \(cut mid-line"):
+        read_results(study)
 
 
-@pytest.mark.filterwarnings("ignore:.*partial last line")
 def test_table_cells_macro_micro_and_best(study):
     paths = write_report(study)
     assert paths.out_dir == study / "report"
@@ -112,7 +114,6 @@ def test_table_cells_macro_micro_and_best(study):
     assert markdown in paths.markdown
 
 
-@pytest.mark.filterwarnings("ignore:.*partial last line")
 def test_significance_updates_and_plots(study):
     paths = write_report(study, out_dir=study / "elsewhere")
     rows = {(r["schedule"], r["target"]): r for r in rows_of(paths.significance_csv)}
@@ -374,3 +375,44 @@ def test_a_moved_study_reads_stop_reasons_and_tags_from_its_own_run_folders(tmp_
     assert rows[("munch-iter", "t-one")]["converged"] == "2 of 3" and rows[("single-task", "t-two")]["converged"] == \
         "3 of 3"
     assert rows[("munch-iter", "t-one")]["boot_seed"] == "1"  # the bootstrap found both runs' tags
+
+
+def test_one_target_table_has_no_macro_or_micro_column_and_the_csv_keeps_them(tmp_path):
+    found = {schedule: (per_seed[0],) for schedule, per_seed in FOUND_3.items()}
+    records = [record(tmp_path, schedule, "t-one", seed, found[schedule][0][i])
+               for schedule in found for i, seed in enumerate((1, 2, 3))]
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    paths = write_report(tmp_path, bootstrap_samples=20)
+    markdown = paths.table_md.read_text(encoding="utf-8")
+    assert markdown.startswith("| schedule | t-one | Δ macro vs single-task [95% CI] |\n|---|---|---|\n")
+    assert "macro |" not in markdown.splitlines()[0].replace("Δ macro vs", "")
+    assert {"macro", "micro"} <= set(rows_of(paths.table_csv)[0])
+
+
+def test_the_test_f1_legend_is_outside_the_axes(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    placed = []
+    legend = Axes.legend
+    monkeypatch.setattr(Axes, "legend", lambda self, *a, **kw: (placed.append(kw), legend(self, *a, **kw))[1])
+    paths = write_report(write_study(tmp_path, FOUND_3), bootstrap_samples=20)
+    outside = [kw for kw in placed if kw.get("bbox_to_anchor")]
+    assert len(outside) == 1 and outside[0]["bbox_to_anchor"][0] > 1.0  # right of the axes: no bar is covered
+    assert (paths.out_dir / "test_f1.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p.write_text("x"), ["report folder", "is a file, not a folder", "report --out"]),
+    (lambda p: None, ["cannot create the report folder", "No such file or directory", "report --out"]),
+], ids=["out-is-a-file", "out-cannot-be-created"])
+def test_report_out_that_cannot_hold_the_report_is_one_line_naming_it(tmp_path, capsys, make, words):
+    from flair_munch.cli import main
+
+    study = write_study(tmp_path / "study", FOUND_3)
+    out = tmp_path / "table.md" if words[0] == "report folder" else Path("/proc/no-such/report")
+    make(out)
+    assert main(["report", str(study), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("flair-munch: error:") and "\n" not in err and str(out) in err, err
+    assert all(word in err for word in words), err
+    assert not (study / "report").exists()

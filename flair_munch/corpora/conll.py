@@ -8,14 +8,13 @@ the first problem, so a broken corpus is fixed before hours of training.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 from flair.data import Sentence
 
+from flair_munch.atomic_files import atomic_write
 from flair_munch.corpora.bio import bio_spans, chunk_bounds, iobes_error, iobes_to_bio, repair_bio, split_tag
 
 log = logging.getLogger("flair_munch")
@@ -61,10 +60,41 @@ class _RawSentence:
     lines: list[int]
 
 
+def _utf16_kind(head: bytes) -> Optional[tuple[str, str]]:
+    """``(what it is, iconv's name for it)`` for UTF-16 text, told by a BOM or a NUL in every other byte."""
+    if head[:2] == b"\xff\xfe":
+        return "UTF-16 little-endian (byte order mark FF FE)", "UTF-16"
+    if head[:2] == b"\xfe\xff":
+        return "UTF-16 big-endian (byte order mark FE FF)", "UTF-16"
+    pairs = len(head) // 2
+    even, odd = head[0:2 * pairs:2].count(0), head[1:2 * pairs:2].count(0)
+    if pairs >= 2 and even == 0 and odd > 0.8 * pairs:  # ASCII text in UTF-16 without a BOM
+        return "UTF-16 little-endian (no byte order mark: a NUL byte after every character)", "UTF-16LE"
+    if pairs >= 2 and odd == 0 and even > 0.8 * pairs:
+        return "UTF-16 big-endian (no byte order mark: a NUL byte before every character)", "UTF-16BE"
+    return None
+
+
+def _not_utf8_text(path: Path, head: bytes) -> Optional[ConllFormatError]:
+    """A gzip or UTF-16 file, told by its first bytes, so the fix named is the right one (not latin-1's)."""
+    if head.startswith(b"\x1f\x8b"):
+        return ConllFormatError(path, None, "the file is gzip-compressed (it starts with the gzip bytes 1F 8B)",
+                                f"Decompress it, e.g. `gunzip -c {path} > FIXED && mv FIXED {path}`.")
+    kind = _utf16_kind(head)
+    if kind is None:
+        return None
+    return ConllFormatError(path, None, f"the file is {kind[0]}, not UTF-8", "Re-encode it as UTF-8, e.g. "
+                            f"`iconv -f {kind[1]} -t UTF-8 {path} > FIXED && mv FIXED {path}`.")
+
+
 def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
     """Yield ``(line_number, text)`` with line ends removed, strict UTF-8."""
     offset = 0
     with open(path, "rb") as fh:
+        error = _not_utf8_text(path, fh.read(4096))
+        if error is not None:
+            raise error
+        fh.seek(0)
         for lineno, raw in enumerate(fh, start=1):
             try:
                 text = raw.decode("utf-8")
@@ -298,17 +328,11 @@ def write_conll(path: Union[str, Path], rows: Iterable[Sequence[Sequence[str]]],
     A temp file in the target folder plus ``os.replace`` means readers never
     see a half-written sample or prediction file if the process dies.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             for sentence in rows:
                 for row in sentence:
                     fh.write(column_sep.join(str(c) for c in row) + "\n")
                 fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)

@@ -7,12 +7,17 @@ user-supplied data folder; errors say exactly which files to put where.
 from __future__ import annotations
 
 import difflib
+import errno
+import filecmp
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
 from flair_munch.resources import resources_dir
+
+log = logging.getLogger("flair_munch")
 
 DATA_ENV_VAR = "FLAIR_MUNCH_DATA"
 SPLITS = ("train", "dev", "test")
@@ -123,16 +128,20 @@ def find_split_files(folder: Union[str, Path]) -> dict[str, Path]:
     """Map train/dev/test to files in ``folder`` (``dev`` or ``devel``, ``.tsv`` or ``.txt``).
 
     Raises:
-        CorpusNotFoundError: a split is missing; the message lists the expected paths.
+        CorpusNotFoundError: a split is missing, its name is not a readable file (a folder, a
+            dangling symlink, a symlink loop); the message says which file and what to do.
+        ValueError: two files of one split differ (dev.tsv and devel.tsv).
     """
     folder = Path(folder)
     found: dict[str, Path] = {}
     for split in SPLITS:
-        for stem in _SPLIT_STEMS[split]:
-            for suffix in _SPLIT_SUFFIXES:
-                candidate = folder / f"{stem}{suffix}"
-                if candidate.is_file():
-                    found.setdefault(split, candidate)
+        candidates = [folder / f"{stem}{suffix}" for stem in _SPLIT_STEMS[split] for suffix in _SPLIT_SUFFIXES]
+        files = [c for c in candidates if c.is_file()]
+        if files:
+            found[split] = _one_file(split, files)
+        elif broken := next((c for c in candidates if os.path.lexists(c)), None):
+            raise CorpusNotFoundError(f"Corpus folder {folder}: the {split} split {broken} {_not_a_file(broken)}. "
+                                      f"Put the {split} split there as a plain UTF-8 file (token<TAB>BIO-tag lines).")
     missing = [s for s in SPLITS if s not in found]
     if missing:
         raise CorpusNotFoundError(
@@ -142,6 +151,43 @@ def find_split_files(folder: Union[str, Path]) -> dict[str, Path]:
             "devel.tsv or .txt names are accepted too)."
         )
     return found
+
+
+def _not_a_file(path: Path) -> str:
+    """What is at a split's path instead of a file, in words."""
+    if not path.is_symlink():
+        return "is a folder, not a file" if path.is_dir() else "is not a regular file"
+    try:
+        path.resolve(strict=True)
+    except (RuntimeError, OSError) as exc:  # a loop: RuntimeError before Python 3.13, ELOOP since
+        if not isinstance(exc, OSError) or exc.errno == errno.ELOOP:
+            return f"is a symlink loop ({path} -> {os.readlink(path)} -> ... -> itself)"
+        return f"is a dangling symlink: it points to {os.readlink(path)}, which does not exist"
+    return f"is a symlink to {path.resolve()}, which {_not_a_file(path.resolve())}"
+
+
+_TOLD: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """Log a warning about a corpus once per process: a folder is resolved and loaded several times in a study."""
+    if message not in _TOLD:
+        _TOLD.add(message)
+        log.warning(message)
+
+
+def _one_file(split: str, files: list[Path]) -> Path:
+    """The split's file when a folder holds several spellings (dev.tsv, devel.tsv, dev.txt): refused if they differ."""
+    chosen, others = files[0], files[1:]
+    differ = [f.name for f in others if not filecmp.cmp(chosen, f, shallow=False)]
+    if differ:
+        raise ValueError(
+            f"Corpus folder {chosen.parent} holds {chosen.name} and {', '.join(differ)} with different content for "
+            f"the {split} split: it is unclear which to use. Keep one of them (remove or rename the others).")
+    if others:
+        warn_once(f"{chosen.parent}: using {chosen.name} for the {split} split "
+                  f"({', '.join(f.name for f in others)}: the same content)")
+    return chosen
 
 
 def _child_dir(base: Path, folder: str) -> Optional[Path]:

@@ -27,6 +27,7 @@ ranks first.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import re
@@ -39,6 +40,8 @@ from flair.data import Sentence
 from flair.embeddings import TokenEmbeddings
 
 from flair_munch.inference import evaluation_mode
+
+log = logging.getLogger("flair_munch")
 
 MEASURES = ("vocabulary", "entity_types", "entity_surface", "embedding")
 
@@ -228,3 +231,26 @@ def format_ranking(rows: Sequence[AuxSimilarity]) -> str:
         lines.append(f"{row.rank:>4}  {row.name:<24} {row.combined:8.4f} {row.vocabulary:7.4f} "
                      f"{row.entity_types:7.4f} {row.entity_surface:7.4f} {embed}")
     return "\n".join(lines)
+
+
+def distinct_candidates(target: str, candidates: Sequence[str], data_dir=None, samples: bool = False) -> list[str]:
+    """``candidates`` without the target and without repeats (compared by the folder each names), with a warning
+    for each left out: the target would rank itself first at 1.0, and a repeat would take two ranks."""
+    from flair_munch.corpora.registry import resolve_corpus
+
+    def folder(name: str):
+        return resolve_corpus(name, data_dir=data_dir, samples=samples)[1].resolve()
+
+    seen = {folder(target): target}
+    kept = []
+    for name in candidates:
+        where = folder(name)
+        if where in seen:
+            why = "the target itself" if seen[where] == target else f"a repeat of `{seen[where]}`"
+            log.warning("rank-aux: leaving out candidate `%s`: it is %s", name, why)
+            continue
+        seen[where] = name
+        kept.append(name)
+    if not kept:
+        raise ValueError(f"--candidates: no candidate is left besides the target `{target}`. Name other corpora.")
+    return kept

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.bio import bio_spans
-from flair_munch.corpora.conll import read_conll
+from flair_munch.corpora.named_corpus import read_splits
 from flair_munch.corpora.registry import PAPER_STATS, SPLITS, find_split_files, resolve_corpus
 
 
@@ -25,8 +25,9 @@ def corpus_stats(
     """
     info, folder = resolve_corpus(name_or_path, data_dir=data_dir, samples=samples)
     splits: dict[str, dict[str, Any]] = {}
-    for split, path in find_split_files(folder).items():
-        sentences = read_conll(path, max_length=None).sentences
+    files = find_split_files(folder)
+    for split, sentences in read_splits(folder, max_length=None).items():
+        path = files[split]
         per_type: Counter[str] = Counter()
         for sent in sentences:
             per_type.update(t for _, _, t in bio_spans([tag for _, tag in sent]))

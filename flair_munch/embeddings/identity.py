@@ -29,6 +29,11 @@ def embedding_parts(embeddings: TokenEmbeddings) -> list:
     return list(embeddings.embeddings) if isinstance(embeddings, StackedEmbeddings) else [embeddings]
 
 
+def is_frozen(embeddings: TokenEmbeddings) -> bool:
+    """Whether no part of ``embeddings`` is trained: the one rule the model, the trainer and the store share."""
+    return all(getattr(part, "static_embeddings", False) for part in embedding_parts(embeddings))
+
+
 def _digest(data) -> str:
     return hashlib.sha1(json.dumps(data, sort_keys=True, default=repr).encode("utf-8")).hexdigest()
 

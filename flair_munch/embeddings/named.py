@@ -4,9 +4,11 @@ Every item that would download something is wrapped so that, offline, the user g
 ``EmbeddingsUnavailableError`` naming the offline alternatives instead of a network traceback.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar, Union
+from unittest import mock
 
 from flair.embeddings import (
     FlairEmbeddings,
@@ -182,3 +184,53 @@ def is_local(item: Union[str, Path]) -> bool:
     if sep and kind in ("word", "transformer"):
         return _looks_like_path(name)
     return text.lower() in DEFAULT_NAMES + SMALL_NAMES or _looks_like_path(text)
+
+
+PROBE_TIMEOUT = 10.0
+"""Seconds a ``--dry-run`` waits for a download server to answer."""
+
+
+class _Obtainable(EmbeddingsUnavailableError):
+    """Stops a probing load: the file is in the cache, or its server answers (so the run can download it)."""
+
+
+def _probe_flair_cache(url: str, cache_dir: Path) -> Path:
+    """Flair's ``get_from_cache`` up to its first network request (the one a failed download fails at), without
+    the download."""
+    import requests
+
+    if (Path(cache_dir) / re.sub(r".+/", "", url)).exists():
+        raise _Obtainable(url)
+    response = requests.head(url, headers={"User-Agent": "Flair"}, allow_redirects=True, timeout=PROBE_TIMEOUT)
+    if response.status_code != 200:
+        raise OSError(f"HEAD request failed for url {url} with status code {response.status_code}.")
+    raise _Obtainable(url)
+
+
+def _probe_hub(name: str) -> None:
+    """A transformer name is in the Hugging Face cache, or the hub knows it."""
+    from huggingface_hub import model_info, try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        model_info(name, timeout=PROBE_TIMEOUT)
+
+
+def check_obtainable(spec: EmbeddingsSpec) -> None:
+    """Raises the ``EmbeddingsUnavailableError`` that loading ``spec`` would raise for a named item (a Flair name,
+    ``word:NAME``, ``transformer:NAME``) that needs a download it cannot get; downloads and loads nothing.
+
+    For ``--dry-run``: a name is fine when it is in the local cache or its server answers.
+    """
+    for item in [spec] if isinstance(spec, (str, Path)) else list(spec):
+        if is_local(item):
+            continue
+        kind, sep, name = item.strip().partition(":")
+        if sep and kind == "transformer":
+            _download(item, lambda: _probe_hub(name))
+            continue
+        try:
+            with mock.patch("flair.file_utils.get_from_cache", _probe_flair_cache):
+                _load_one(item)
+        except _Obtainable:
+            continue
+

@@ -38,30 +38,26 @@ from tqdm import tqdm
 from flair.data import Sentence
 from flair.embeddings import TokenEmbeddings
 
-from flair_munch.embeddings.identity import embedding_parts, embeddings_fingerprint, fingerprint_digest
+from flair_munch.atomic_files import atomic_write_text
+from flair_munch.embeddings.identity import embeddings_fingerprint, fingerprint_digest, is_frozen
+from flair_munch.embeddings.store_files import (  # noqa: F401  (the errors are re-exported)
+    MANIFEST, EmbeddingStoreError, StoreDamagedError, check_vectors, file_record, load_shard, read_manifest,
+    write_manifest,
+)
 from flair_munch.embeddings.vectors import token_matrix
 from flair_munch.inference import evaluation_mode
 
 log = logging.getLogger("flair_munch")
 
 DTYPES = {"float32": np.float32, "float16": np.float16}
-MANIFEST = "manifest.json"
 INFO = "info.json"
 PROGRESS_SECONDS = 30.0  # a build logs its progress at most this often (and after its last batch), bar or not
-
-
-class EmbeddingStoreError(RuntimeError):
-    """The store cannot be used as asked (not enough disk, embeddings that are not frozen, ...)."""
 
 
 def default_store_root() -> Path:
     """``$FLAIR_MUNCH_CACHE/embeddings``, else ``~/.cache/flair_munch/embeddings``."""
     base = os.environ.get("FLAIR_MUNCH_CACHE")
     return Path(base).expanduser() / "embeddings" if base else Path.home() / ".cache" / "flair_munch" / "embeddings"
-
-
-def is_frozen(embeddings: TokenEmbeddings) -> bool:
-    return all(getattr(part, "static_embeddings", False) for part in embedding_parts(embeddings))
 
 
 def sentence_key(sentence: Sentence) -> bytes:
@@ -127,7 +123,7 @@ class EmbeddingStore:
     """
 
     def __init__(self, embeddings: TokenEmbeddings, root: Union[str, Path, None] = None, dtype: str = "float32",
-                 batch_size: int = 64, shard_sentences: int = 2000) -> None:
+                 batch_size: int = 64, shard_sentences: int = 2000, rebuild: bool = False) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {list(DTYPES)}, not {dtype!r}")
         if not is_frozen(embeddings):
@@ -142,27 +138,38 @@ class EmbeddingStore:
         self.dim = embeddings.embedding_length
         self._rows: dict[bytes, tuple[int, int, int]] = {}
         self._arrays: list[np.ndarray] = []
-        self._shards: list[str] = []
+        self._shards: list[dict] = []  # as the manifest lists them, by shard number
+        self._unchecked: set[int] = set()  # shards whose vectors' checksum this process has not checked yet
         self.lookups = 0
         self.misses = 0
+        if rebuild and self.path.exists():
+            log.info("embedding store %s: deleted, to be rebuilt", self.path)
+            shutil.rmtree(self.path)
         self._reload()
 
     # ----- reading -----
 
-    def _reload(self) -> None:
-        manifest = self.path / MANIFEST
-        if not manifest.is_file():
-            return
-        for shard in json.loads(manifest.read_text(encoding="utf-8"))["shards"]:
-            if shard["name"] in self._shards:
+    def _reload(self, written: Optional[str] = None) -> None:
+        """Reads the shards the manifest lists that this process has not read, each checked against it
+        (``written``: the one this process just wrote, whose checksum it computed itself)."""
+        known = {shard["name"] for shard in self._shards}
+        for shard in read_manifest(self.path):
+            if shard["name"] in known:
                 continue
-            index = np.load(self.path / f"{shard['name']}.index.npz")
+            keys, offsets, vectors = load_shard(self.path, shard, self.dim, DTYPES[self.dtype])
             number = len(self._arrays)
-            self._arrays.append(np.load(self.path / f"{shard['name']}.vectors.npy", mmap_mode="r"))
-            self._shards.append(shard["name"])
-            offsets = index["offsets"]
-            for i, key in enumerate(index["keys"]):
+            self._arrays.append(vectors)
+            self._shards.append(shard)
+            if shard["name"] != written:
+                self._unchecked.add(number)
+            for i, key in enumerate(keys):
                 self._rows[key.tobytes()] = (number, int(offsets[i]), int(offsets[i + 1]))
+
+    def _checked(self, numbers) -> None:
+        """Checks the vectors' checksum of each shard in ``numbers`` this process reads for the first time."""
+        for number in set(numbers) & self._unchecked:
+            check_vectors(self.path, self._shards[number])
+            self._unchecked.discard(number)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -176,6 +183,8 @@ class EmbeddingStore:
         if row is None:
             return None
         number, start, end = row
+        if self._unchecked:
+            self._checked([number])
         return self._arrays[number][start:end]
 
     def batch(self, sentences: Sequence[Sentence], device=None) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
@@ -185,6 +194,8 @@ class EmbeddingStore:
         if any(row is None for row in rows):
             self.misses += 1
             return None
+        if self._unchecked:
+            self._checked(number for number, _, _ in rows)
         lengths = [end - start for _, start, end in rows]
         longest = max(lengths)
         out = np.zeros((len(rows), longest, self.dim), dtype=np.float32)
@@ -286,29 +297,25 @@ class EmbeddingStore:
         keys = np.frombuffer(b"".join(items[i][0] for i in order), dtype=np.uint8).reshape(len(order), 16)
         with open(partial_index, "wb") as handle:
             np.savez(handle, keys=keys, offsets=offsets)
+        files = {"vectors.npy": file_record(partial_vectors), "index.npz": file_record(partial_index)}
         os.replace(partial_vectors, vectors_path)
         os.replace(partial_index, index_path)
         with self._lock():
-            manifest = self.path / MANIFEST
-            shards = json.loads(manifest.read_text(encoding="utf-8"))["shards"] if manifest.is_file() else []
-            shards.append({"name": name, "sentences": len(items), "tokens": tokens})
-            tmp = manifest.with_name(MANIFEST + f".{uuid.uuid4().hex[:8]}.tmp")
-            tmp.write_text(json.dumps({"shards": shards}, indent=1), encoding="utf-8")
-            os.replace(tmp, manifest)
+            shards = read_manifest(self.path)
+            shards.append({"name": name, "sentences": len(items), "tokens": tokens, "files": files})
+            write_manifest(self.path, shards)
             info = self.path / INFO
             if not info.is_file():
-                info.write_text(json.dumps({"dtype": self.dtype, "dim": self.dim, "fingerprint": self.fingerprint},
-                                           indent=1, default=repr), encoding="utf-8")
+                atomic_write_text(info, json.dumps({"dtype": self.dtype, "dim": self.dim,
+                                                    "fingerprint": self.fingerprint}, indent=1, default=repr))
         building.close()
         (self.path / f"{name}.building").unlink(missing_ok=True)
-        self._reload()
+        self._reload(written=name)
 
     def _remove_leftovers(self) -> None:
         """Files of builds that died: shards the manifest does not list whose builder holds no lock."""
         with self._lock():
-            manifest = self.path / MANIFEST
-            listed = {s["name"] for s in json.loads(manifest.read_text(encoding="utf-8"))["shards"]} \
-                if manifest.is_file() else set()
+            listed = {shard["name"] for shard in read_manifest(self.path)}
             for name in {path.name.split(".")[0] for path in self.path.glob("shard-*")} - listed:
                 with open(self.path / f"{name}.building", "a") as handle:
                     try:

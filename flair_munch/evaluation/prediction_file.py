@@ -11,6 +11,8 @@ import gzip
 import io
 from pathlib import Path
 
+from flair_munch.atomic_files import atomic_write_bytes
+
 TAGS_SUFFIX = ".tags.gz"
 PREDICTIONS_FILE = "test-predictions.conll"  # what a run writes in its folder
 PACKED_PREDICTIONS_FILE = PREDICTIONS_FILE.replace(".conll", TAGS_SUFFIX)  # the compact copy a committed study keeps
@@ -64,8 +66,4 @@ def write_tag_file(path: str | Path, gold: list[list[str]], pred: list[list[str]
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as handle:
         handle.write(text.encode("utf-8"))
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())

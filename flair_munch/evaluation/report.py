@@ -16,7 +16,9 @@ from matplotlib.figure import Figure
 
 from flair_munch.evaluation.report_controls import control_pairs, controls_block, converged_text
 from flair_munch.evaluation.report_table import NOISE_MARK, MacroDelta, interval, macro_deltas, table_block
-from flair_munch.evaluation.results_index import ResultRecord, read_predictions, read_results, selected
+from flair_munch.evaluation.results_index import (
+    DamagedIndexError, ResultRecord, read_predictions, read_results, selected,
+)
 from flair_munch.evaluation.span_metrics import span_scores
 from flair_munch.evaluation.statistics import mean_sd, paired_bootstrap, paired_difference
 
@@ -37,12 +39,23 @@ class ReportPaths:
     markdown: str = ""
 
 
+def _records(study_dir: Path) -> list[ResultRecord]:
+    """The study's records; a damaged index (cut mid-line, garbage) is rebuilt from the run folders, as ``run``
+    does, rather than giving a table from fewer runs."""
+    try:
+        return read_results(study_dir)
+    except DamagedIndexError as damage:
+        from flair_munch.recipes.ledger import rebuild_index
+
+        return rebuild_index(study_dir, damage)
+
+
 class _Study:
     """Selected runs indexed by (schedule, target) -> seed, with test predictions read once."""
 
     def __init__(self, study_dir: Union[str, Path]):
         self.study_dir = Path(study_dir)
-        self.runs = selected(read_results(self.study_dir))
+        self.runs = selected(_records(self.study_dir))
         self.targets = list(dict.fromkeys(r.target for r in self.runs))
         schedules = list(dict.fromkeys(r.schedule for r in self.runs))
         self.schedules = [s for s in schedules if s == BASELINE] + [s for s in schedules if s != BASELINE]
@@ -234,7 +247,7 @@ def _significance_markdown(rows: list[dict]) -> str:
 def _save(figure: Figure, path: Path) -> Path:
     FigureCanvasAgg(figure)  # Agg explicitly: reports are written on headless machines
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, bbox_inches="tight")  # a legend outside the axes is kept in the image
     return path
 
 
@@ -270,9 +283,10 @@ def _plot_test(columns: list[str], rows: dict[str, dict[str, tuple]], out_dir: P
         means = [row[c][0] if row[c] else np.nan for c in columns]
         sds = [(row[c][1] or 0.0) if row[c] else 0.0 for c in columns]
         axes.bar(positions + (i - (len(rows) - 1) / 2) * width, means, width, yerr=sds, capsize=3, label=schedule)
-    axes.set_xticks(positions, columns)
+    slanted = len(columns) > 3  # long corpus names side by side overlap
+    axes.set_xticks(positions, columns, rotation=20 if slanted else 0, ha="right" if slanted else "center")
     axes.set(ylabel="test F1", title="test F1 (mean ± sd over seeds)")
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside the bars
     return _save(figure, out_dir / "test_f1.png")
 
 
@@ -308,13 +322,24 @@ def format_report(study_dir: Union[str, Path], bootstrap_samples: int = 1000) ->
     return _markdown(_printed_table(study)[3], _significance_markdown(_significance(study, bootstrap_samples)))
 
 
+def _report_folder(out: Path) -> Path:
+    """The folder the report's files go into, made; a file there or an OS refusal is one line naming it."""
+    fix = "Give `report --out` a folder you can write to (the report is several files: tables and plots)."
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"report folder {out} is a file, not a folder. {fix}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the report folder {out}: {error.strerror or error}. {fix}") from None
+    return out
+
+
 def write_report(
     study_dir: Union[str, Path], out_dir: Union[str, Path, None] = None, bootstrap_samples: int = 1000
 ) -> ReportPaths:
     """Writes tables (Markdown + CSV) and plots for a study, by default into ``study_dir/report/``."""
     study = _Study(study_dir)
-    out = Path(out_dir) if out_dir is not None else study.study_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    out = _report_folder(Path(out_dir) if out_dir is not None else study.study_dir / "report")
     paths = ReportPaths(out, out / "table.md", out / "table.csv", out / "significance.md", out / "significance.csv")
 
     columns, rows, deltas, table = _printed_table(study)

@@ -83,6 +83,14 @@ def format_cell(value: Optional[tuple]) -> str:
     return f"{mean:.2f}" if sd is None else f"{mean:.2f} ± {sd:.2f}"
 
 
+AVERAGE_COLUMNS = ("macro", "micro")
+
+
+def shown_columns(columns: list[str], targets: list[str]) -> list[str]:
+    """The printed and plotted columns: one target's macro and micro averages only repeat its own column."""
+    return columns if len(targets) > 1 else [c for c in columns if c not in AVERAGE_COLUMNS]
+
+
 def table_markdown(columns: list[str], rows: dict[str, dict[str, tuple]],
                    deltas: dict[str, Optional[MacroDelta]]) -> str:
     best = {}
@@ -167,5 +175,5 @@ def conclusion(deltas: dict[str, Optional[MacroDelta]], targets: list[str], more
 def table_block(columns: list[str], rows: dict[str, dict[str, tuple]], deltas: dict[str, Optional[MacroDelta]],
                 targets: list[str], more_updates: set[str]) -> str:
     """What ``table.md`` holds and the CLI prints: the table, the legend line and the sentence."""
-    return (f"{table_markdown(columns, rows, deltas)}\n\n{LEGEND}\n\n"
+    return (f"{table_markdown(shown_columns(columns, targets), rows, deltas)}\n\n{LEGEND}\n\n"
             f"{conclusion(deltas, targets, more_updates)}")

@@ -1,7 +1,6 @@
 """Reads what a study runner left behind: ``results.jsonl`` records and per-run test predictions."""
 
 import json
-import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Union
@@ -50,12 +49,16 @@ class ResultRecord:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+class DamagedIndexError(ValueError):
+    """``results.jsonl`` holds a line that is not a record: cut mid-line (a copy, a full disk) or garbage."""
+
+
 def read_results(study_dir: Union[str, Path]) -> list[ResultRecord]:
     """All run records of a study, in the order they were written.
 
-    A process killed mid-write leaves a partial last line; it is skipped with a warning so a report
-    can be made while (or after) a study is interrupted. A broken line anywhere else is corruption
-    and raises.
+    The driver rewrites the index atomically, so a line cut mid-way (or any other broken line) means
+    the file was damaged afterwards: it raises :class:`DamagedIndexError` rather than give a table
+    from fewer runs (``report`` then rebuilds the index from the run folders, as ``run`` does).
     """
     path = Path(study_dir)
     if path.is_dir():
@@ -69,11 +72,10 @@ def read_results(study_dir: Union[str, Path]) -> list[ResultRecord]:
     for position, (number, line) in enumerate(numbered):
         try:
             records.append(ResultRecord.from_dict(json.loads(line)))
-        except json.JSONDecodeError as error:
-            if position == len(numbered) - 1:
-                warnings.warn(f"{path}:{number}: skipping partial last line ({error})", RuntimeWarning, stacklevel=2)
-            else:
-                raise ValueError(f"{path}:{number}: not a JSON record: {error}") from error
+        except (ValueError, TypeError, AttributeError) as error:
+            what = "cut mid-line" if position == len(numbered) - 1 and not line.rstrip().endswith("}") else \
+                "not a run record"
+            raise DamagedIndexError(f"{path}:{number} is damaged ({what}: {error})") from None
     return records
 
 

@@ -41,24 +41,27 @@ def paired_difference(a: list[float], b: list[float], confidence: float = 0.95) 
     return result
 
 
-def sentence_counts(gold: list[list[str]], pred: list[list[str]]) -> np.ndarray:
+def sentence_spans(tags: list[list[str]]) -> list[set]:
+    """Each sentence's (type, start, end) spans under strict IOB2, as seqeval finds them."""
+    return [{e.to_tuple()[1:] for e in spans} for spans in Entities(tags, IOB2).entities]
+
+
+def sentence_counts(gold: list[list[str]], pred: list[list[str]], gold_spans: Optional[list[set]] = None) -> np.ndarray:
     """Per-sentence (true positives, predicted spans, gold spans) under strict IOB2 exact-span matching.
 
     Summing these rows over any multiset of sentences gives that sample's micro F1 without
     re-running seqeval, which makes a bootstrap of thousands of resamples cheap. Strict mode matches
-    :func:`flair_munch.evaluation.span_scores`.
+    :func:`flair_munch.evaluation.span_scores`. ``gold_spans`` (:func:`sentence_spans` of ``gold``) saves
+    finding the gold spans again for every run of a target.
     """
     if len(gold) != len(pred):
         raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted ones")
     for i, (g, p) in enumerate(zip(gold, pred)):
         if len(g) != len(p):
             raise ValueError(f"sentence {i}: {len(g)} gold tags but {len(p)} predicted tags")
-    gold_spans = Entities(gold, IOB2).entities
-    pred_spans = Entities(pred, IOB2).entities
+    gold_spans = sentence_spans(gold) if gold_spans is None else gold_spans
     counts = np.zeros((len(gold), 3), dtype=np.int64)
-    for i, (gs, ps) in enumerate(zip(gold_spans, pred_spans)):
-        g = {e.to_tuple()[1:] for e in gs}
-        p = {e.to_tuple()[1:] for e in ps}
+    for i, (g, p) in enumerate(zip(gold_spans, sentence_spans(pred))):
         counts[i] = (len(g & p), len(p), len(g))
     return counts
 
@@ -112,6 +115,62 @@ def paired_bootstrap(
         "n": n,
         "sentences": size,
     }
+
+
+def _resample_weights(rng: np.random.Generator, resamples: int, size: int) -> np.ndarray:
+    """(resamples, size) counts of how often each sentence is drawn in each resample (with replacement)."""
+    index = rng.integers(0, size, size=(resamples, size)) + size * np.arange(resamples)[:, None]
+    return np.bincount(index.ravel(), minlength=resamples * size).reshape(resamples, size)
+
+
+def _target_resamples(pairs: list[tuple[np.ndarray, np.ndarray]], n: int, rng: np.random.Generator,
+                      chunk_cells: int) -> np.ndarray:
+    """One target's mean seed-paired F1 difference (x100) in each of ``n`` two-level resamples."""
+    counts = np.stack([np.stack(pair) for pair in pairs])  # (seeds, 2, sentences, 3)
+    seeds, _, size, _ = counts.shape
+    # float: the weighted sums are a BLAS matrix product (exact: counts are far below 2**53)
+    by_sentence = counts.transpose(2, 0, 1, 3).reshape(size, seeds * 6).astype(float)
+    means = np.empty(n, dtype=float)
+    for start in range(0, n, max(1, chunk_cells // size)):
+        stop = min(n, start + max(1, chunk_cells // size))
+        sums = (_resample_weights(rng, stop - start, size) @ by_sentence).reshape(stop - start, seeds, 2, 3)
+        f1 = _f1(sums)  # (chunk, seeds, 2)
+        drawn = rng.integers(0, seeds, size=(stop - start, seeds))
+        means[start:stop] = 100 * np.take_along_axis(f1[..., 0] - f1[..., 1], drawn, axis=1).mean(axis=1)
+    return means
+
+
+def two_level_bootstrap(runs: dict[str, list[tuple[np.ndarray, np.ndarray]]], n: int = 1000, seed: int = 0,
+                        confidence: float = 0.95, chunk_cells: int = 2_000_000) -> dict:
+    """Macro span-F1 difference (x100) of a row minus its baseline, resampling seeds AND test sentences.
+
+    ``runs`` maps each target to its seed pairs ``(row counts, baseline counts)``, each the
+    :func:`sentence_counts` of one run (all on the target's test sentences). Each resample draws one
+    sentence resample per target and scores every run of that target on it (the test set is one sample
+    that all runs share, so drawing it anew per run would average its noise away), then draws the
+    target's seed pairs with replacement; the macro difference is the mean over targets. Returns the
+    point difference, the percentile interval, a two-sided p (as :func:`paired_bootstrap`) and
+    ``reason`` (None, or why nothing could be computed: a target with fewer than 2 seed pairs has no
+    seed noise to resample). With 3 seeds the seed level is coarse (3 values), so the interval is
+    narrower than the t-interval's: read it as a check of the test-sentence share of the noise.
+    """
+    result = {"delta": None, "ci_low": None, "ci_high": None, "p": None, "n": n, "confidence": confidence,
+              "reason": None}
+    if not runs:
+        return {**result, "reason": "no target has paired runs"}
+    for target, pairs in runs.items():
+        if len(pairs) < 2:
+            return {**result, "reason": f"{target} has {len(pairs)} paired seed(s): no seed noise to resample"}
+        if len({c.shape for pair in pairs for c in pair}) != 1:
+            raise ValueError(f"{target}: its runs are not scored on the same test sentences")
+    rng = np.random.default_rng(seed)
+    macro = np.mean([_target_resamples(pairs, n, rng, chunk_cells) for pairs in runs.values()], axis=0)
+    point = np.mean([np.mean([100 * (_f1(a.sum(axis=0)) - _f1(b.sum(axis=0))) for a, b in pairs])
+                     for pairs in runs.values()])
+    tail = 100 * (1 - confidence) / 2
+    low, high = (float(x) for x in np.percentile(macro, [tail, 100 - tail]))
+    p = float(min(1.0, 2 * min(np.mean(macro <= 0), np.mean(macro >= 0))))
+    return {**result, "delta": float(point), "ci_low": low, "ci_high": high, "p": p}
 
 
 def mean_sd(values: list[float]) -> tuple[Optional[float], Optional[float]]:

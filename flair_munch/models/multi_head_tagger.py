@@ -18,7 +18,7 @@ from flair.models import SequenceTagger
 from flair.training_utils import Result, store_embeddings
 
 from flair_munch.corpora.conll import CORPUS_LABEL_TYPE
-from flair_munch.embeddings.identity import embeddings_fingerprint
+from flair_munch.embeddings.identity import embeddings_fingerprint, is_frozen
 from flair_munch.inference import evaluation_mode
 from flair_munch.models.arguments import records_arguments
 from flair_munch.models.registry import register_model
@@ -166,8 +166,7 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
     @property
     def static_embeddings(self) -> bool:
         """Whether the embeddings stay fixed during training (then they may be cached between epochs)."""
-        parts = getattr(self.embeddings, "embeddings", [self.embeddings])
-        return all(getattr(part, "static_embeddings", False) for part in parts)
+        return is_frozen(self.embeddings)
 
     @property
     def head_names(self) -> list[str]:

@@ -62,3 +62,11 @@ def execution_problems(settings: dict) -> list[tuple[str, str, str]]:
         problems.append(("address", f"expected auto or HOST:PORT, got {address!r}",
                          "Give the head node's address as `ray start --head` printed it, e.g. 10.0.0.1:6379."))
     return problems
+
+
+def ignored_by_sequential(settings: ExecutionSettings) -> list[str]:
+    """The keys set away from their defaults that only the Ray executor reads, when ``settings`` run sequentially."""
+    if settings.executor != "sequential":
+        return []
+    defaults = ExecutionSettings()
+    return [key for key in FIELDS if key != "executor" and getattr(settings, key) != getattr(defaults, key)]

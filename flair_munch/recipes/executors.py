@@ -40,7 +40,9 @@ class SequentialExecutor(Executor):
 
 
 def make_executor(settings: ExecutionSettings) -> Executor:
-    """The executor ``settings.executor`` names, with its resources."""
+    """The executor ``settings.executor`` names, with its resources; Ray's connected, so that a cluster that is
+    not there or has no node a run fits on fails here, before a study writes anything."""
+    _stop_ray_leftovers()
     if settings.executor == "sequential":
         return SequentialExecutor()
     if settings.executor == "ray":
@@ -51,6 +53,17 @@ def make_executor(settings: ExecutionSettings) -> Executor:
                                "(or pip install \"flair-munch[ray]\")") from None
         from flair_munch.recipes.ray_executor import RayExecutor
 
-        return RayExecutor(address=settings.address, workers=settings.workers, cpus_per_run=settings.cpus_per_run,
-                           gpus_per_run=settings.gpus_per_run, max_retries=settings.max_retries)
+        executor = RayExecutor(address=settings.address, workers=settings.workers, cpus_per_run=settings.cpus_per_run,
+                               gpus_per_run=settings.gpus_per_run, max_retries=settings.max_retries)
+        executor.connect()
+        return executor
     raise ValueError(f"unknown executor {settings.executor!r}; choose one of {', '.join(EXECUTORS)}")
+
+
+def _stop_ray_leftovers() -> None:
+    """Stops what local Ray clusters of drivers killed earlier left running (docs/distributed.md), whatever runs now."""
+    try:
+        from flair_munch.recipes.ray_cluster import stop_leftovers
+    except ImportError:  # no psutil: the Ray extra is not installed, so no local cluster was ever recorded
+        return
+    stop_leftovers()

@@ -56,14 +56,15 @@ def node_name() -> str:
     return host
 
 
-def open_store(recipe, embeddings):
-    """The study's embedding store (``embedding_store``: auto = the user cache, off, or a folder), if any."""
+def open_store(recipe, embeddings, rebuild: bool = False):
+    """The study's embedding store (``embedding_store``: auto = the user cache, off, or a folder), if any;
+    ``rebuild`` deletes its folder first."""
     from flair_munch.embeddings.store import EmbeddingStore, is_frozen
 
     if recipe.embedding_store == "off" or not is_frozen(embeddings):
         return None
     root = None if recipe.embedding_store == "auto" else recipe.embedding_store
-    return EmbeddingStore(embeddings, root=root, dtype=recipe.embedding_store_dtype)
+    return EmbeddingStore(embeddings, root=root, dtype=recipe.embedding_store_dtype, rebuild=rebuild)
 
 
 def frozen_embeddings(recipe):
@@ -96,9 +97,26 @@ def build_model(recipe, model_settings: dict, corpora: list, seed: int):
     return MODEL_TYPES[kind].from_corpora(embeddings, corpora, **settings), store
 
 
+def corpora_key(recipe, spec) -> str:
+    """Everything that changes what ``recipe.load_corpora`` returns for ``spec``: each corpus's path and options
+    in its role (cuts, seeds, dev size), the data folder, the samples switch and the mixing, so two studies of
+    one process never share corpora loaded with other options."""
+    def described(name: str, as_target: bool) -> list:
+        size = spec.train_size if as_target else None
+        return [name, str(recipe.corpus_paths.get(name, name)), recipe.corpus_options(name, as_target, size)]
+
+    corpora = [described(spec.target, True)] + [described(name, False) for name in spec.aux]
+    mixing = None
+    if spec.mix_percent:
+        others = [described(name, False) for name in recipe.mix_corpora_of(spec.target)]
+        mixing = [spec.mix_percent, recipe.mix_source, others]
+    data_dir = recipe.data_dir or os.environ.get("FLAIR_MUNCH_DATA")
+    return json.dumps([corpora, str(data_dir), recipe.samples, mixing], sort_keys=True, default=str)
+
+
 def load_corpora(recipe, spec) -> list:
     """The corpora of ``spec``'s runs; the last ones loaded are kept for the next job of the process."""
-    key = ("corpora", spec.target, spec.aux, str(spec.train_size), spec.mix_percent)
+    key = corpora_key(recipe, spec)
     if _PROCESS_CACHE.get("corpora_key") != key:
         _PROCESS_CACHE["corpora"] = recipe.load_corpora(spec.target, spec.aux, spec.train_size, spec.mix_percent)
         _PROCESS_CACHE["corpora_key"] = key

@@ -25,7 +25,7 @@ TOP_HELP = {
     "embeddings": "default (shipped vectors + char LMs + MiniLM), default-small (without MiniLM), a built folder, "
                   "files, Flair/hub names; a list is stacked",
     "model": "the tagger: `type` (a registered model type) and its constructor arguments",
-    "corpora": "corpus name or folder -> load_corpus options (or empty)",
+    "corpora": "corpus name or folder -> load_corpus options (or empty); your own corpus: `NAME: {path: FOLDER}`",
     "targets": "the target corpora (keys of `corpora`)",
     "aux": "target -> its auxiliary corpora (default: every other corpus)",
     "schedules": "schedule names, or `{name: {option: value}}`",

@@ -7,6 +7,7 @@ finish), so any executor leaves the same file for the same runs.
 
 import json
 import logging
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Optional
@@ -69,6 +70,39 @@ def write_index(output_dir: Path, records: list[ResultRecord]) -> Path:
     """``results.jsonl``, rewritten atomically; only the study's driver writes it."""
     lines = [strict_json(record.to_dict(), sort_keys=True) for record in with_selection(records)]
     return atomic_write_text(Path(output_dir) / RESULTS_FILE, "\n".join(lines) + ("\n" if lines else ""))
+
+
+def study_recipe(study_dir: Path):
+    """The recipe a study ran with, from the ``recipe.json`` its driver wrote (keys left at their default dropped,
+    ``output_dir`` the study's folder as it is now)."""
+    from flair_munch.recipes import load_recipe
+
+    data = json.loads((study_dir / "recipe.json").read_text(encoding="utf-8"))
+    data = {key: value for key, value in data.items() if value not in (None, {})} | {"output_dir": str(study_dir)}
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "recipe.json"
+        copy.write_text(json.dumps(data), encoding="utf-8")
+        try:
+            return load_recipe(copy)
+        except ValueError as error:
+            raise ValueError(str(error).replace(str(copy), str(study_dir / "recipe.json"))) from None
+
+
+def rebuild_index(study_dir, damage: Exception) -> list[ResultRecord]:
+    """The index ``run`` would write, rebuilt from the study's recipe and run folders and written in place of
+    the damaged one (``damage`` says what is wrong with it); one clear error when that is impossible."""
+    study = Path(study_dir).resolve()
+    try:
+        plan = StudyPlan(study_recipe(study))
+        records = with_selection(Ledger(plan).records())
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{damage}, and it cannot be rebuilt from the run folders ({reason}). Run `flair-munch "
+                         "run RECIPE` with the study's recipe: it rebuilds the index (finished runs are not trained "
+                         "again)") from None
+    write_index(study, records)
+    log.warning("%s: rebuilt it from the run folders (%d runs), as `flair-munch run` does", damage, len(records))
+    return records
 
 
 class Ledger:

@@ -15,6 +15,7 @@ from typing import Optional
 
 from flair_munch.recipes.executors import Executor
 from flair_munch.recipes.job_runner import JobOutcome, run_job
+from flair_munch.recipes.ray_cluster import LocalClusterRecord, probe_address, resource_problem, stop_leftovers
 
 log = logging.getLogger("flair_munch")
 
@@ -67,32 +68,65 @@ class RayExecutor(Executor):
                  gpus_per_run: float = 0.0, max_retries: int = 3) -> None:
         self.address, self.workers = address, workers
         self.cpus_per_run, self.gpus_per_run, self.max_retries = cpus_per_run, gpus_per_run, max_retries
+        self._connected = self._owner = False  # connected; and made the connection (so shuts it down)
+        self._record: Optional[LocalClusterRecord] = None  # the local cluster this executor started
 
-    def _connect(self) -> bool:
-        """Joins or starts the cluster; True when this executor did (and so shuts it down after)."""
+    def connect(self) -> None:
+        """Joins or starts the cluster and checks that a run fits on a node (``RuntimeError``, one line, if not).
+
+        Called before a study writes anything; a second call does nothing until :meth:`execute` shuts down.
+        """
         import ray
 
-        if ray.is_initialized():
-            return False
+        if self._connected:
+            return
+        if not ray.is_initialized():
+            self._start_or_join(ray)
+        self._connected = True
+        where = f"at {self.address}" if self.address else "on this machine" if self._record else "ray.init started"
+        problem = resource_problem(ray.nodes(), self.cpus_per_run, self.gpus_per_run, where)
+        if problem:
+            self.disconnect()
+            raise RuntimeError(problem)
+        log.info("ray: %s", {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")})
+
+    def _start_or_join(self, ray) -> None:
+        """``ray.init`` of the address (probed first: Ray's connect waits for ever), or of a local cluster."""
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
         options = dict(log_to_driver=False, runtime_env={"env_vars": env} if env else None)
         if self.address:
-            ray.init(address=self.address, **options)
-        else:
-            cpus = self.workers * self.cpus_per_run if self.workers else None
-            ray.init(num_cpus=cpus, include_dashboard=False, **options)
-        log.info("ray: %s", {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")})
-        return True
+            probe_address(self.address)
+            try:
+                ray.init(address=self.address, **options)
+            except ConnectionError as error:
+                raise RuntimeError(f"--address {self.address}: {str(error).splitlines()[0]}") from None
+            self._owner = True
+            return
+        stop_leftovers()  # what a local cluster of a driver killed earlier left running
+        cpus = self.workers * self.cpus_per_run if self.workers else None
+        context = ray.init(num_cpus=cpus, include_dashboard=False, **options)
+        self._owner = True
+        self._record = LocalClusterRecord(context.address_info["session_dir"]).write()
+
+    def disconnect(self) -> None:
+        """Shuts down the connection or local cluster that :meth:`connect` made (not one made before it)."""
+        import ray
+
+        if self._owner:
+            ray.shutdown()
+        if self._record:
+            self._record.remove()
+        self._connected = self._owner = False
+        self._record = None
 
     def execute(self, plan, on_done, progress, show_bars=False, retry_failed=False) -> None:
         import ray
 
-        started = self._connect()
+        self.connect()
         try:
             self._run(ray, plan, on_done, progress, retry_failed)
         finally:
-            if started:
-                ray.shutdown()
+            self.disconnect()
 
     def _run(self, ray, plan, on_done, progress, retry_failed) -> None:
         board = ray.remote(num_cpus=0)(_RunningBoard).remote()

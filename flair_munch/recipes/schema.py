@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+from flair_munch.corpora.named_corpus import read_splits
 from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus, resolve_data_dir
 from flair_munch.corpora.subsample import resolve_size
 from flair_munch.training.schedules import SCHEDULES, Schedule
@@ -61,14 +62,23 @@ def load_recipe(path: Union[str, Path], overrides: Sequence[str] = ()) -> Recipe
 
 
 def check_data(recipe: Recipe) -> None:
-    """Resolves every corpus of the recipe against its data folder (or the samples); reports all missing ones."""
+    """Resolves every corpus of the recipe against its data folder (or the samples); reports all missing ones.
+
+    Then reads the targets' split files as the run will, so a malformed target is refused at ``--dry-run``
+    (:class:`~flair_munch.corpora.conll.ConllFormatError`, naming file and line), not when its runs start.
+    """
     checker = _Checker(recipe.path or "<recipe>", recipe.locations)
+    folders = {}
     for name in recipe.corpora:
         try:
-            resolve_corpus(recipe.corpus_paths.get(name, name), data_dir=recipe.data_dir, samples=recipe.samples)
+            _, folders[name] = resolve_corpus(recipe.corpus_paths.get(name, name), data_dir=recipe.data_dir,
+                                              samples=recipe.samples)
         except CorpusNotFoundError as exc:
             checker.error(("corpora", name), "corpus not found", str(exc))
     checker.raise_if_any()
+    for target in recipe.targets:
+        options = recipe.corpora[target]
+        read_splits(folders[target], max_length=options["max_length"], long_sentences=options["long_sentences"])
 
 
 # ----- validation -----
@@ -201,32 +211,57 @@ def _folder(key: str, recipe_dir: Path, data_dir: Optional[str]) -> Optional[Pat
     return next((c.resolve() for c in candidates if c.is_dir()), None)
 
 
+def _corpus_source(key: Any, options: Any, explicit: Any, recipe_dir: Path, check: _Checker,
+                   data_dir: Optional[str]) -> Optional[tuple[Any, Optional[Path], str]]:
+    """``(registry info, custom folder, name)`` of one `corpora` entry (its `path:` option popped); None: reported.
+
+    The key is a registered name, a folder (named by ``name:``, else the folder's name), or, with ``path:``,
+    the corpus's name and the option its folder."""
+    entry = ("corpora", key)
+    given = options.pop("path", None) if isinstance(options, dict) else None
+    if given is not None:
+        if explicit is not None:
+            check.error(entry + ("name",), "`name:` and `path:` both given",
+                        f"With `path:` the key is the name: write `{explicit}: {{path: {given}}}`.")
+            return None
+        folder = _folder(str(given), recipe_dir, data_dir) if check.typed(given, entry + ("path",), str) else None
+        if folder is None and isinstance(given, str):
+            check.error(entry + ("path",), f"corpus folder `{given}` does not exist",
+                        f"Give a folder with train/dev/test.tsv (relative paths are read from the recipe's folder, "
+                        f"{recipe_dir}), or the name of such a folder inside the data dir.")
+        return (None, folder, str(key)) if folder is not None else None
+    info = lookup(key) if isinstance(key, str) else None
+    folder = _folder(key, recipe_dir, data_dir) if info is None and isinstance(key, str) else None
+    if info is None and folder is None:
+        near = difflib.get_close_matches(str(key).lower(), sorted(REGISTRY), n=3, cutoff=0.5)
+        hint = f"Did you mean {', '.join(f'`{n}`' for n in near)}? " if near else ""
+        check.error(entry, f"unknown corpus `{key}`: not a registered name and not an existing folder",
+                    hint + f"Valid names: {', '.join(sorted(REGISTRY))}; or name your own corpus and give its folder "
+                    f"with `path:` (`{key}: {{path: FOLDER}}`, a folder with train/dev/test.tsv), or make the key "
+                    f"that folder's path (relative paths are read from the recipe's folder, {recipe_dir}) or the "
+                    "name of such a folder inside the data dir.")
+        return None
+    return info, folder, info.name if info else str(explicit or folder.name)
+
+
 def _corpora(section: dict, check: _Checker, data_dir: Optional[str] = None
              ) -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
     """Normalised ``{name: load_corpus options}``, a map from every spelling used to the name, and the folders.
 
-    A custom corpus is named by its ``name:`` option, else its folder's name: the same name as
-    ``load_corpus(folder)`` gives it, whatever the spelling of its path, so heads, report columns,
-    file names and run ids never hold a path.
+    A custom corpus is named by its key when it gives its folder with ``path:``, else by its ``name:`` option,
+    else by its folder's name: the same name as ``load_corpus(folder)`` gives it, whatever the spelling of its
+    path, so heads, report columns, file names and run ids never hold a path.
     """
     corpora, names, folders = {}, {}, {}
-    valid = sorted(REGISTRY)
     recipe_dir = Path(check.file).resolve().parent if check.file and Path(check.file).is_file() else Path.cwd()
     for key, options in section.items():
         path = ("corpora", key)
-        info = lookup(key) if isinstance(key, str) else None
-        folder = _folder(key, recipe_dir, data_dir) if info is None and isinstance(key, str) else None
-        if info is None and folder is None:
-            near = difflib.get_close_matches(str(key).lower(), valid, n=3, cutoff=0.5)
-            hint = f"Did you mean {', '.join(f'`{n}`' for n in near)}? " if near else ""
-            check.error(path, f"unknown corpus `{key}`: not a registered name and not an existing folder",
-                        hint + f"Valid names: {', '.join(valid)}; or give the path of a folder with train/dev/test.tsv "
-                        f"(relative paths are read from the recipe's folder, {recipe_dir}), or the name of such a "
-                        "folder inside the data dir.")
-            continue
         options = dict(options) if isinstance(options, dict) else options
         explicit = options.pop("name", None) if isinstance(options, dict) else None
-        name = info.name if info else str(explicit or folder.name)
+        source = _corpus_source(key, options, explicit, recipe_dir, check, data_dir)
+        if source is None:
+            continue
+        info, folder, name = source
         if info is None:
             folders[name] = str(folder)
         if name in corpora:

@@ -19,6 +19,7 @@ from typing import Optional
 from flair_munch.recipes.executors import Executor, make_executor
 from flair_munch.recipes.ledger import Ledger
 from flair_munch.recipes.progress import StudyProgress
+from flair_munch.recipes.study_folder import check_runnable
 from flair_munch.recipes.study_plan import StudyPlan, run_directory, select_best
 from flair_munch.training.run_directory import atomic_write_text
 
@@ -68,13 +69,13 @@ def study_status(recipe) -> StudyStatus:
     return StudyStatus(total=len(specs), done=done, output_dir=output_dir, lines=lines, failed=failed)
 
 
-def cache_embeddings(recipe, progress: bool = True):
+def cache_embeddings(recipe, progress: bool = True, rebuild: bool = False):
     """Builds the recipe's embedding store ahead of the study: the sentences its runs read.
 
     For each target and target train size, as the study loads and cuts them: the target's train,
     dev and test splits and its auxiliary corpora's train split; auxiliary dev and test sentences,
     which no schedule reads, are not embedded (unless they are also one of those). Returns the store
-    and the ``BuildReport`` of the sentences it had to embed.
+    and the ``BuildReport`` of the sentences it had to embed. ``rebuild`` deletes the store's folder first.
     """
     from flair_munch.embeddings import load_embeddings
     from flair_munch.embeddings.store import BuildReport, sentences_read
@@ -87,7 +88,7 @@ def cache_embeddings(recipe, progress: bool = True):
     if recipe.embedding_store == "off":
         raise ValueError("the recipe turns the embedding store off (`embedding_store: off`); remove that key or "
                          "set `embedding_store: auto` (or a folder) to build it")
-    store = open_store(recipe, load_embeddings(recipe.embeddings))
+    store = open_store(recipe, load_embeddings(recipe.embeddings), rebuild=rebuild)
     sentences = []
     for target in recipe.targets:
         for size in recipe.target_train_sizes:
@@ -111,7 +112,7 @@ def run_study(recipe, progress: bool = True, retry_failed: bool = False, executo
     executor = executor or make_executor(recipe.execution)  # a missing extra fails here, before anything is written
     select_device(recipe.device)
     output_dir = Path(recipe.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    check_runnable(recipe, create=True)  # output_dir made, and not another study's (study_folder.py)
     atomic_write_text(output_dir / "recipe.json", json.dumps(recipe.to_dict(), indent=1, default=str))
     start = time.time()
     plan = StudyPlan(recipe)

@@ -4,14 +4,13 @@ import fcntl
 import json
 import logging
 import math
-import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
+from flair_munch.atomic_files import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
 from flair_munch.evaluation.prediction_file import PACKED_PREDICTIONS_FILE, PREDICTIONS_FILE
 from flair_munch.training.result import TrainingResult
 
@@ -19,25 +18,6 @@ log = logging.getLogger("flair_munch")
 
 HISTORY_COLUMNS = ("stage", "epoch", "lr", "target_loss", "dev_precision", "dev_recall", "dev_f1", "seconds",
                    "sentences_per_second", "updates")
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Calls ``write(tmp_path)`` and renames the result over ``path``: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def finite(value: Any) -> Any:
@@ -54,6 +34,23 @@ def finite(value: Any) -> Any:
 def strict_json(value: Any, **kwargs) -> str:
     """JSON that every parser reads: no bare ``NaN`` or ``Infinity`` (they become ``null``)."""
     return json.dumps(finite(value), allow_nan=False, **kwargs)
+
+
+CHECKPOINT_KEYS = frozenset({"run_id", "state", "model", "streams", "rng"})
+_warned: set[tuple] = set()
+
+
+def warn_damaged(path: Path, error: BaseException, consequence: str) -> None:
+    """One warning line per damaged file (as it is now) and process, naming the file, what is wrong and what
+    happens instead."""
+    try:
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        key = (str(path), None)
+    if key not in _warned:
+        _warned.add(key)
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        log.warning("%s is damaged (%s): %s", path, reason[:200], consequence)
 
 
 class RunDirectory:
@@ -74,7 +71,11 @@ class RunDirectory:
         """The stored result when this exact run (same id) has finished."""
         if not self.metrics.is_file():
             return None
-        result = TrainingResult.load(self.metrics)
+        try:
+            result = TrainingResult.load(self.metrics)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            warn_damaged(self.metrics, error, "the run is treated as unfinished and trained again")
+            return None
         if result.run_id != self.run_id:
             log.warning("%s holds another run (id %s, not %s); it will be replaced", self.path, result.run_id, self.run_id)
             return None
@@ -100,7 +101,13 @@ class RunDirectory:
         """What ``failed.json`` says of this exact run (same id), if it diverged earlier."""
         if not self.failed.is_file():
             return None
-        failure = json.loads(self.failed.read_text(encoding="utf-8"))
+        try:
+            failure = json.loads(self.failed.read_text(encoding="utf-8"))
+            if not isinstance(failure, dict) or not isinstance(failure.get("message"), str):
+                raise ValueError("not the record of a failed run (an object with a `message`)")
+        except (OSError, ValueError) as error:
+            warn_damaged(self.failed, error, "the run is not treated as failed: it is trained again")
+            return None
         return failure if failure.get("run_id") == self.run_id else None
 
     def write_failure(self, failure: dict) -> None:
@@ -118,7 +125,13 @@ class RunDirectory:
     def load_checkpoint(self) -> Optional[dict[str, Any]]:
         if not self.checkpoint.is_file():
             return None
-        state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+        try:
+            state = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+            if not isinstance(state, dict) or not CHECKPOINT_KEYS <= state.keys():
+                raise ValueError(f"not a checkpoint (a dict with {sorted(CHECKPOINT_KEYS)})")
+        except Exception as error:  # torch.load of a cut or foreign file raises any of a dozen types
+            warn_damaged(self.checkpoint, error, "the run starts afresh")
+            return None
         if state.get("run_id") != self.run_id:
             log.warning("ignoring %s: it belongs to another run (id %s)", self.checkpoint, state.get("run_id"))
             return None

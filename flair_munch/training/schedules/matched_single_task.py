@@ -37,7 +37,10 @@ class MatchedSingleTask(Schedule):
             return [Problem(("match",), f"expected one schedule, got {list(match)}",
                             "Write e.g. `match: munch-iter` or `match: {munch-iter: {order: given}}`.")]
         name, peer_options = _peer(match)
-        if name not in Schedule.registry or name == cls.name:
+        if name == cls.name:
+            return [Problem(("match",), f"a control cannot match a control: `{name}` is the schedule itself",
+                            "Name the schedule whose target updates the control matches, e.g. munch-iter.")]
+        if name not in Schedule.registry:
             near = difflib.get_close_matches(str(name), list(Schedule.registry), n=1, cutoff=0.6)
             return [Problem(("match",), f"`{name}` is not a schedule to match", (f"Did you mean `{near[0]}`? " if near
                             else "") + "Name the schedule whose target updates the control matches, e.g. munch-iter.")]

@@ -15,6 +15,8 @@ from typing import Any, Optional, Sequence, Union
 from flair_munch.training.schedules.base import Problem, Schedule, Step
 
 SAMPLINGS = ("proportional", "uniform", "temperature")
+AUX_RATIO_RANGE = (0.001, 100)
+"""Sensible ``aux_ratio``s: an epoch's plan lists its ITER x (1 + ratio) steps (``alternate``), so 1e9 never ends."""
 AuxLossWeight = Union[float, dict[str, float]]  # one weight for every auxiliary corpus, or corpus -> weight
 
 
@@ -61,6 +63,11 @@ def option_problems(options: dict, target: str = "", aux: Optional[Sequence[str]
         problems.append(Problem(("aux_ratio",), f"aux_ratio must be a number > 0, got {ratio!r}",
                                 "Use e.g. 2 (two aux steps per target step) or 0.5 (one per two target steps); "
                                 "1 is the paper's."))
+    elif not AUX_RATIO_RANGE[0] <= ratio <= AUX_RATIO_RANGE[1]:
+        problems.append(Problem(("aux_ratio",), f"aux_ratio must be between {AUX_RATIO_RANGE[0]} and "
+                                f"{AUX_RATIO_RANGE[1]} auxiliary steps per target step, got {ratio!r}",
+                                "An epoch's plan lists ITER x (1 + aux_ratio) steps, so a huge ratio never finishes "
+                                "building it; use e.g. 2 or 0.5 (1 is the paper's)."))
     weight = options.get("aux_loss_weight", 1.0)
     for name, value in weight.items() if isinstance(weight, dict) else [(None, weight)]:
         key = ("aux_loss_weight",) if name is None else ("aux_loss_weight", name)
