@@ -19,7 +19,7 @@ import torch
 from flair_munch.evaluation import read_results
 from flair_munch.evaluation.report import write_report
 from flair_munch.recipes import load_recipe
-from flair_munch.recipes.study import run_study
+from flair_munch.study.driver import run_study
 
 from measure import publish  # noqa: E402
 

@@ -1,5 +1,5 @@
 """Prints (and with --git-add stages) what to commit of a study folder as it runs: its index, recipe and each
-finished run's records, with the compact test predictions (flair_munch.recipes.study_records).
+finished run's records, with the compact test predictions (flair_munch.study.records).
 
     python benchmarks/pack_study.py benchmarks/results/munchables-cpu --git-add && git commit -m "records so far"
 """
@@ -7,7 +7,7 @@ finished run's records, with the compact test predictions (flair_munch.recipes.s
 import argparse
 import subprocess
 
-from flair_munch.recipes.study_records import pack_records
+from flair_munch.study.records import pack_records
 
 
 def main() -> None:

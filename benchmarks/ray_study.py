@@ -55,7 +55,7 @@ def test_f1(study: Path) -> dict:
 def packing_prediction(recipe_path: str, gpus: int, gpus_per_run: float) -> str:
     """Runs, prerequisites and the critical path of a recipe's plan, and the waves of runs on ``gpus`` GPUs."""
     from flair_munch.recipes import load_recipe
-    from flair_munch.recipes.study_plan import StudyPlan
+    from flair_munch.study.plan import StudyPlan
 
     recipe = load_recipe(recipe_path)
     recipe.output_dir = tempfile.mkdtemp()  # nothing finished: the whole plan

@@ -30,7 +30,7 @@ import yaml
 from flair_munch.evaluation import read_results, write_report
 from flair_munch.evaluation.results_index import run_folder, selected
 from flair_munch.recipes import load_recipe
-from flair_munch.recipes.study import run_study
+from flair_munch.study.driver import run_study
 from flair_munch.training.result import TrainingResult
 
 from measure import publish  # noqa: E402

@@ -108,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _embeddings_cache(args: argparse.Namespace) -> int:
     from flair_munch.recipes import check_data, load_recipe
-    from flair_munch.recipes.study import cache_embeddings
+    from flair_munch.study.driver import cache_embeddings
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
     check_data(recipe)
@@ -122,7 +122,7 @@ def _embeddings_cache(args: argparse.Namespace) -> int:
 def _apply_execution_flags(recipe, args: argparse.Namespace) -> None:
     """The flags override the recipe's `execution:` keys; Ray-only ones with the sequential executor are refused
     (flags: the user asked for them) or warned about (recipe keys: e.g. a Ray recipe run with --executor sequential)."""
-    from flair_munch.recipes.execution import execution_problems, ignored_by_sequential
+    from flair_munch.execution.settings import execution_problems, ignored_by_sequential
 
     flags = dict(executor=args.executor, address=args.address, workers=args.workers, cpus_per_run=args.cpus_per_run,
                  gpus_per_run=args.gpus_per_run)
@@ -140,14 +140,14 @@ def _apply_execution_flags(recipe, args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from flair_munch.recipes import check_data, load_recipe
-    from flair_munch.recipes.study import run_study, study_status
+    from flair_munch.study.driver import run_study, study_status
 
     from flair_munch.recipes import RecipeError
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
     _apply_execution_flags(recipe, args)  # before --dry-run returns: it refuses bad flags too
     if args.dry_run:
-        from flair_munch.recipes.study_folder import check_runnable
+        from flair_munch.study.folder import check_runnable
 
         check_runnable(recipe)  # what the run refuses (device, downloads, output_dir), without writing anything
         print(study_status(recipe).format())

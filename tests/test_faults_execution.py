@@ -113,7 +113,7 @@ def test_gpus_per_run_that_no_node_has_fails_before_anything_is_written(tmp_path
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
     import torch
 
-    import flair_munch.recipes.ray_cluster as cluster
+    import flair_munch.execution.ray_cluster as cluster
 
     if torch.cuda.device_count() >= 8:
         pytest.skip("this machine has a node with 8 GPUs: every --gpus-per-run fits")
@@ -132,7 +132,7 @@ def test_gpus_per_run_that_no_node_has_fails_before_anything_is_written(tmp_path
 
 
 def resource_problem(nodes, cpus=1, gpus=0.0):
-    from flair_munch.recipes.ray_cluster import resource_problem as problem
+    from flair_munch.execution.ray_cluster import resource_problem as problem
 
     return problem([{"Alive": alive, "Resources": r} for alive, r in nodes], cpus, gpus, "at head:6379")
 
@@ -159,7 +159,7 @@ def record(folder: Path, pid: int, started: float, session: Path) -> Path:
 
 
 def test_leftovers_of_a_dead_driver_are_stopped_and_a_live_drivers_kept(tmp_path, monkeypatch):
-    import flair_munch.recipes.ray_cluster as cluster
+    import flair_munch.execution.ray_cluster as cluster
 
     monkeypatch.setattr(cluster, "_records_dir", lambda: tmp_path / "records")
     dead_session, live_session = tmp_path / "session_dead_1", tmp_path / "session_live_1"
@@ -180,7 +180,7 @@ def test_leftovers_of_a_dead_driver_are_stopped_and_a_live_drivers_kept(tmp_path
 
 
 def session_processes(session: str) -> list[int]:
-    from flair_munch.recipes.ray_cluster import _in_session
+    from flair_munch.execution.ray_cluster import _in_session
 
     return [p.pid for p in psutil.process_iter() if p.pid != os.getpid() and _in_session(p, session)]
 
@@ -188,8 +188,8 @@ def session_processes(session: str) -> list[int]:
 DRIVER = """\
 import sys, time
 from pathlib import Path
-import flair_munch.recipes.ray_cluster as cluster
-from flair_munch.recipes.ray_executor import RayExecutor
+import flair_munch.execution.ray_cluster as cluster
+from flair_munch.execution.ray_executor import RayExecutor
 cluster._records_dir = lambda: Path(sys.argv[1])
 RayExecutor(workers=1).connect()
 time.sleep(300)
@@ -199,7 +199,7 @@ time.sleep(300)
 @pytest.mark.ray
 def test_a_local_cluster_left_by_a_driver_killed_with_kill_9_is_stopped_by_the_next_start(tmp_path, monkeypatch):
     pytest.importorskip("ray", reason="the ray extra is not installed")
-    import flair_munch.recipes.ray_cluster as cluster
+    import flair_munch.execution.ray_cluster as cluster
 
     records = tmp_path / "records"
     monkeypatch.setattr(cluster, "_records_dir", lambda: records)

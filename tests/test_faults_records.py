@@ -18,7 +18,7 @@ from flair_munch import resources
 from flair_munch.cli import main
 from flair_munch.embeddings.store import EmbeddingStore, StoreDamagedError
 from flair_munch.recipes import load_recipe
-from flair_munch.recipes.study import run_study
+from flair_munch.study.driver import run_study
 
 RECIPE = """\
 name: faults

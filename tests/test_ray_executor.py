@@ -13,7 +13,7 @@ import torch
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
 from flair_munch.recipes import load_recipe  # noqa: E402
-from flair_munch.recipes.study import run_study  # noqa: E402
+from flair_munch.study.driver import run_study  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.integration]
 
@@ -73,7 +73,7 @@ def sequential(tmp_path_factory):
 
 
 def test_local_ray_cluster_gives_the_sequential_results_run_for_run(tmp_path, sequential):
-    from flair_munch.recipes.ray_executor import RayExecutor
+    from flair_munch.execution.ray_executor import RayExecutor
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from flair_munch.recipes import RecipeError, load_recipe
-from flair_munch.recipes.study import run_study
+from flair_munch.study.driver import run_study
 from flair_munch.training.schedules import SCHEDULES, Problem, Schedule, Stage, Step
 
 T, AUX = "ncbi-disease", "s800"

@@ -12,7 +12,7 @@ import pytest
 
 from flair_munch.cli import main
 from flair_munch.recipes import load_recipe
-from flair_munch.recipes.study import run_study, study_status
+from flair_munch.study.driver import run_study, study_status
 
 RECIPE = """\
 name: tiny
@@ -125,7 +125,7 @@ def test_study_killed_with_sigkill_resumes_to_the_same_table(tmp_path):
 
 @pytest.mark.integration
 def test_test_with_dev_retrains_the_selected_grid_point_once_and_reports_its_test(tmp_path):
-    from flair_munch.recipes.study_plan import StudyPlan
+    from flair_munch.study.plan import StudyPlan
 
     path = tmp_path / "final.yaml"
     path.write_text(RECIPE.format(out=tmp_path / "final").replace("  - single-aux-best\n", "")
@@ -145,7 +145,7 @@ def test_test_with_dev_retrains_the_selected_grid_point_once_and_reports_its_tes
 
 
 def test_a_matched_control_runs_after_the_run_it_matches(tmp_path):
-    from flair_munch.recipes.study_plan import StudyPlan
+    from flair_munch.study.plan import StudyPlan
 
     path = tmp_path / "matched.yaml"
     path.write_text(RECIPE.format(out=tmp_path / "matched").replace(
@@ -182,7 +182,7 @@ def test_a_study_resumes_from_its_committed_records_alone(tmp_path):
     (tmp_path / "first.yaml").write_text(text.format(out=tmp_path / "first"))
     run_study(load_recipe(tmp_path / "first.yaml"), progress=False)
     from flair_munch.evaluation.results_index import read_predictions, read_results
-    from flair_munch.recipes.study_records import pack_records
+    from flair_munch.study.records import pack_records
 
     committed = pack_records(tmp_path / "first")  # what benchmarks/pack_study.py --git-add stages
     assert {p.name for p in committed} == {"results.jsonl", "recipe.json", "metrics.json", "history.json", "history.tsv",
@@ -197,7 +197,7 @@ def test_a_study_resumes_from_its_committed_records_alone(tmp_path):
 
     (tmp_path / "clone.yaml").write_text(text.replace("seeds: [1]", "seeds: [1, 2]").format(out=tmp_path / "clone"))
     recipe = load_recipe(tmp_path / "clone.yaml")
-    from flair_munch.recipes.study_plan import StudyPlan
+    from flair_munch.study.plan import StudyPlan
 
     plan = StudyPlan(recipe)
     assert sorted(job.spec.seed for job in plan.jobs if job.kind == "run") == [2, 2, 2, 2]  # seed 1 is done
@@ -360,7 +360,7 @@ def test_two_runs_of_one_study_at_once_train_each_run_once(tmp_path):
 
 def test_cache_embeddings_stores_what_the_study_reads_and_no_aux_dev_or_test(tmp_path):
     from flair_munch.corpora import load_corpus
-    from flair_munch.recipes.study import cache_embeddings
+    from flair_munch.study.driver import cache_embeddings
 
     for name in ("tgt", "aux", "other"):  # tiny folder corpora whose splits share no sentence
         (tmp_path / name).mkdir()

@@ -45,7 +45,7 @@ def _records(study_dir: Path) -> list[ResultRecord]:
     try:
         return read_results(study_dir)
     except DamagedIndexError as damage:
-        from flair_munch.recipes.ledger import rebuild_index
+        from flair_munch.study.ledger import rebuild_index
 
         return rebuild_index(study_dir, damage)
 

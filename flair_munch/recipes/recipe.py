@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.named_corpus import load_corpus
 from flair_munch.models import registry
-from flair_munch.recipes.execution import ExecutionSettings
+from flair_munch.execution.settings import ExecutionSettings
 from flair_munch.training.schedules import SCHEDULES, Schedule
 from flair_munch.training.identity import IdentityBasis, RunIdentity
 from flair_munch.training.settings import FIELDS as TRAINING_FIELDS, TYPES as TRAINING_TYPES, TrainingSettings

@@ -23,7 +23,7 @@ from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec is re-exported)
     _NO_DEFAULT, CORPUS_KEYS, EXECUTION_KEYS, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, KeyPath, Recipe, RunSpec,
     ScheduleSpec, _params,
 )
-from flair_munch.recipes.execution import ExecutionSettings, execution_problems
+from flair_munch.execution.settings import ExecutionSettings, execution_problems
 from flair_munch.recipes.checker import RecipeError, _Checker, _suggest
 from flair_munch.recipes.recipe_yaml import _apply_override, _compose
 

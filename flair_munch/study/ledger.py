@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Optional
 
 from flair_munch.evaluation.results_index import RESULTS_FILE, ResultRecord
-from flair_munch.recipes.job_runner import JobOutcome
-from flair_munch.recipes.study_plan import StudyPlan
+from flair_munch.study.job_runner import JobOutcome
+from flair_munch.study.plan import StudyPlan
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import atomic_write_text, strict_json
 

@@ -13,9 +13,9 @@ import os
 import time
 from typing import Optional
 
-from flair_munch.recipes.executors import Executor
-from flair_munch.recipes.job_runner import JobOutcome, run_job
-from flair_munch.recipes.ray_cluster import LocalClusterRecord, probe_address, resource_problem, stop_leftovers
+from flair_munch.execution.executors import Executor
+from flair_munch.study.job_runner import JobOutcome, run_job
+from flair_munch.execution.ray_cluster import LocalClusterRecord, probe_address, resource_problem, stop_leftovers
 
 log = logging.getLogger("flair_munch")
 

@@ -19,7 +19,7 @@ from typing import Optional
 import flair
 
 from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES, MODEL_TYPES
-from flair_munch.recipes.study_plan import Job, prerequisite_directory, run_directory, select_best
+from flair_munch.study.plan import Job, prerequisite_directory, run_directory, select_best
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import atomic_write_text
 

@@ -8,10 +8,10 @@ the same recipe gives the same results with every executor.
 from abc import ABC, abstractmethod
 from typing import Callable
 
-from flair_munch.recipes.execution import EXECUTORS, ExecutionSettings
-from flair_munch.recipes.job_runner import JobOutcome, run_job
-from flair_munch.recipes.progress import StudyProgress
-from flair_munch.recipes.study_plan import Job, StudyPlan
+from flair_munch.execution.settings import EXECUTORS, ExecutionSettings
+from flair_munch.study.job_runner import JobOutcome, run_job
+from flair_munch.study.progress import StudyProgress
+from flair_munch.study.plan import Job, StudyPlan
 
 OnDone = Callable[[Job, JobOutcome], None]
 
@@ -51,7 +51,7 @@ def make_executor(settings: ExecutionSettings) -> Executor:
         except ImportError:
             raise RuntimeError("--executor ray needs Ray: install the extra with pip install -e \".[ray]\" "
                                "(or pip install \"flair-munch[ray]\")") from None
-        from flair_munch.recipes.ray_executor import RayExecutor
+        from flair_munch.execution.ray_executor import RayExecutor
 
         executor = RayExecutor(address=settings.address, workers=settings.workers, cpus_per_run=settings.cpus_per_run,
                                gpus_per_run=settings.gpus_per_run, max_retries=settings.max_retries)
@@ -63,7 +63,7 @@ def make_executor(settings: ExecutionSettings) -> Executor:
 def _stop_ray_leftovers() -> None:
     """Stops what local Ray clusters of drivers killed earlier left running (docs/distributed.md), whatever runs now."""
     try:
-        from flair_munch.recipes.ray_cluster import stop_leftovers
+        from flair_munch.execution.ray_cluster import stop_leftovers
     except ImportError:  # no psutil: the Ray extra is not installed, so no local cluster was ever recorded
         return
     stop_leftovers()

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from flair_munch.recipes.executors import Executor, make_executor
-from flair_munch.recipes.ledger import Ledger
-from flair_munch.recipes.progress import StudyProgress
-from flair_munch.recipes.study_folder import check_runnable
-from flair_munch.recipes.study_plan import StudyPlan, run_directory, select_best
+from flair_munch.execution.executors import Executor, make_executor
+from flair_munch.study.ledger import Ledger
+from flair_munch.study.progress import StudyProgress
+from flair_munch.study.folder import check_runnable
+from flair_munch.study.plan import StudyPlan, run_directory, select_best
 from flair_munch.training.run_directory import atomic_write_text
 
 log = logging.getLogger("flair_munch")
@@ -79,7 +79,7 @@ def cache_embeddings(recipe, progress: bool = True, rebuild: bool = False):
     """
     from flair_munch.embeddings import load_embeddings
     from flair_munch.embeddings.store import BuildReport, sentences_read
-    from flair_munch.recipes.job_runner import open_store
+    from flair_munch.study.job_runner import open_store
 
     from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES
 

@@ -1,0 +1,1 @@
+"""How a study's jobs execute (``execution:``, ``--executor``): the executor registry and its executors."""
