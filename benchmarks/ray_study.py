@@ -6,9 +6,11 @@ a fresh output folder, as `flair-munch run` processes timed from start to exit (
 included). Threads: the sequential executor uses torch's default (all cores); Ray with 1 worker
 gives its run all cores (--cpus-per-run = cores); Ray with 2 workers gives each run cores / 2, so
 runs x threads never exceed the cores. Also prints what the packing plan predicts for
-recipes/munchables.yaml on 8 GPUs. Writes benchmarks/results/ray_study.md.
+recipes/munchables.yaml on 8 GPUs. Writes benchmarks/results/ray_study.md. With --job-order, only Ray with
+2 workers, jobs started in recipe order vs longest first (FLAIR_MUNCH_JOB_ORDER): ray_job_order.md.
 
     FLAIR_MUNCH_DATA=... python benchmarks/ray_study.py     # about 15 minutes on 2 cores
+    FLAIR_MUNCH_DATA=... python benchmarks/ray_study.py --job-order --epochs 3     # about 6 minutes
 """
 
 import argparse
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ray_study.md"
+JOB_ORDER_RESULTS = RESULTS.with_name("ray_job_order.md")
 RECIPE = """\
 name: ray-benchmark
 output_dir: {out}
@@ -40,8 +43,10 @@ seeds: [1, 2, 3]
 """
 
 
-def run(recipe: Path, *flags: str) -> float:
+def run(recipe: Path, *flags: str, job_order: str = "") -> float:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    if job_order:
+        env["FLAIR_MUNCH_JOB_ORDER"] = job_order
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "flair_munch.cli", "run", str(recipe), "--no-progress", *flags], env=env,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -72,13 +77,28 @@ def packing_prediction(recipe_path: str, gpus: int, gpus_per_run: float) -> str:
             f"({sequential / waves:.0f}x), if a run on a shared GPU is as fast as alone (gpu_study.sh measures that)")
 
 
+def job_order_rows(recipes: dict, tmp: Path) -> list[tuple[str, float]]:
+    """Ray with 2 workers, jobs started in recipe order and longest first (each in a fresh output folder)."""
+    cores, rows = os.cpu_count(), []
+    for order in ("recipe", "longest-first"):
+        recipe = tmp / f"order-{order}.yaml"
+        recipe.write_text(recipes["ray-2"].read_text().replace(str(tmp / "ray-2"), str(tmp / f"order-{order}")))
+        seconds = run(recipe, "--executor", "ray", "--workers", "2", "--cpus-per-run", str(max(cores // 2, 1)),
+                      job_order=order)
+        rows.append((f"ray, 2 workers, FLAIR_MUNCH_JOB_ORDER={order}", seconds))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train-size", type=int, default=500, help="sentences of each corpus's train split")
     parser.add_argument("--data-dir", default=os.environ.get("FLAIR_MUNCH_DATA"),
                         help="the full corpora (default $FLAIR_MUNCH_DATA); without it the shipped samples (300)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=None, help=f"default {RESULTS} ({JOB_ORDER_RESULTS} with "
+                        "--job-order)")
+    parser.add_argument("--job-order", action="store_true", help="only Ray with 2 workers, jobs in recipe order "
+                        "vs longest first (the tail where the last, longest run trains alone)")
     args = parser.parse_args()
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,6 +111,8 @@ def main() -> None:
                                                    size=args.train_size if args.data_dir else min(args.train_size, 300)))
         subprocess.run([sys.executable, "-m", "flair_munch.cli", "embeddings", "cache", str(recipes["warm"]),
                         "--no-progress"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if args.job_order:
+            return write(job_order_table(args, job_order_rows(recipes, tmp)), args.out or JOB_ORDER_RESULTS)
         rows = [("sequential executor (torch threads: default)", run(recipes["sequential"]))]
         rows.append((f"ray, 1 worker x {cores} threads",
                      run(recipes["ray-1"], "--executor", "ray", "--workers", "1", "--cpus-per-run", str(cores))))
@@ -111,10 +133,25 @@ def main() -> None:
     lines += ["", f"Largest per-run |test F1 difference| to the sequential executor: ray-1 {differences['ray-1']:.4f}, "
               f"ray-2 {differences['ray-2']:.4f} (threads per run differ, so float sums may differ in the last bits).",
               "", "Packing plan: " + packing_prediction("recipes/munchables.yaml", 8, 0.25), ""]
-    text = "\n".join(lines)
+    write("\n".join(lines), args.out or RESULTS)
+
+
+def job_order_table(args, rows: list[tuple[str, float]]) -> str:
+    base = rows[0][1]
+    lines = [f"# Ray, 2 workers: jobs in recipe order vs longest first ({platform.node()}, {os.cpu_count()} cores)",
+             "", f"The study of ray_study.md ({'full corpora' if args.data_dir else 'shipped samples'} cut to "
+             f"{args.train_size} train sentences, at most {args.epochs} epochs per stage, warm store), each order a "
+             "`flair-munch run --executor ray --workers 2` process timed start to exit. Command: "
+             f"`python benchmarks/ray_study.py --job-order --epochs {args.epochs} --train-size {args.train_size}`.",
+             "", "| job order | wall s | vs recipe order |", "|---|---|---|"]
+    lines += [f"| {name} | {seconds:.1f} | {base / seconds:.2f}x |" for name, seconds in rows]
+    return "\n".join(lines + [""])
+
+
+def write(text: str, out: Path) -> None:
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from flair.data import Sentence
 from flair.splitter import NoSentenceSplitter
 from flair.tokenization import SegtokTokenizer
 
-from flair_munch.corpora.conll import read_conll, to_flair_sentences
+from flair_munch.corpora.conll import not_utf8_text, read_conll, to_flair_sentences
 from flair_munch.corpora.spans import span_tags
 
 log = logging.getLogger("flair_munch")
@@ -30,6 +30,9 @@ def _is_conll(path: Path) -> bool:
 def _text(path: Path) -> str:
     """The input file as UTF-8 text; other encodings fail naming the file, line and what to do."""
     data = Path(path).read_bytes()
+    compressed_or_utf16 = not_utf8_text(Path(path), data[:4096])
+    if compressed_or_utf16 is not None:
+        raise compressed_or_utf16
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -6,6 +6,7 @@ The silent cases of issue 15 (exit 0 with corrupted data before) are here, so th
 """
 
 import gzip
+import gzip
 import sys
 
 import pytest
@@ -207,6 +208,8 @@ def _model_cases(tmp_path, saved_model):
     torch.save({"weights": [1, 2]}, tmp_path / "dict.pt")
     (tmp_path / "latin1.txt").write_bytes("Caf\u00e9 au lait .\n".encode("latin-1"))
     (tmp_path / "blank.txt").write_text(" \n\t\n\n")
+    (tmp_path / "utf16.txt").write_bytes("Aspirin causes ulcers .\n".encode("utf-16"))
+    (tmp_path / "text.gz").write_bytes(gzip.compress(b"Aspirin causes ulcers .\n"))
     (tmp_path / "folder").mkdir()
     head = ["--head", "ncbi-disease"]
     return [
@@ -234,13 +237,16 @@ def _model_cases(tmp_path, saved_model):
         ("input-whitespace-only", ["predict", str(saved_model), *head, str(tmp_path / "blank.txt")],
          ["no sentences in", "blank.txt"]),
         ("unknown-head", ["predict", str(saved_model), "--head", "s800", str(text)], ["unknown head 's800'"]),
+        ("input-utf-16", ["predict", str(saved_model), *head, str(tmp_path / "utf16.txt")],
+         ["utf16.txt", "UTF-16 little-endian", "iconv -f UTF-16 -t UTF-8"]),
+        ("input-gzip", ["predict", str(saved_model), *head, str(tmp_path / "text.gz")], ["text.gz", "gzip", "gunzip"]),
     ]
 
 
 MODEL_CASE_IDS = ["model-is-a-folder", "model-missing", "model-empty", "model-random-bytes", "model-truncated",
                   "model-is-a-plain-dict", "uncertain-model-random-bytes", "input-is-a-folder", "input-latin-1",
                   "out-is-a-folder", "uncertain-out-is-a-folder", "input-empty", "input-whitespace-only",
-                  "unknown-head"]
+                  "unknown-head", "input-utf-16", "input-gzip"]
 
 
 @pytest.mark.parametrize("case", MODEL_CASE_IDS)

@@ -252,7 +252,10 @@ def test_cli_caches_a_recipe_once(tmp_path, capsys):
     assert Path(tmp_path / "store").is_dir()
 
 
-SHARDED_BUILD = BUILD.replace("batch_size=16)", "batch_size=16, shard_sentences=200)")
+ALL_SAMPLES = '["ncbi-disease", "bc5cdr-disease", "bc5cdr-chem", "bc2gm", "jnlpba", "linnaeus", "s800"]'
+SHARDED_NAMES = ["ncbi-disease", "bc5cdr-chem"]  # 1,200 sentences: six shards of 200, killed after two or more
+SHARDED_BUILD = BUILD.replace("batch_size=16)", "batch_size=16, shard_sentences=200)").replace(
+    ALL_SAMPLES, repr(SHARDED_NAMES))
 
 
 @pytest.mark.integration
@@ -273,8 +276,8 @@ def test_build_killed_after_some_shards_keeps_them_and_embeds_only_the_rest(defa
     store = EmbeddingStore(default_embeddings, root=root, shard_sentences=200)
     kept = len(store)
     assert kept >= 400 and kept % 200 == 0  # whole shards only, never a half-written one
-    names = ["ncbi-disease", "bc5cdr-disease", "bc5cdr-chem", "bc2gm", "jnlpba", "linnaeus", "s800"]
-    sentences = [s for n in names for split in ("train", "dev", "test") for s in getattr(load_corpus(n, samples=True), split)]
+    sentences = [s for n in SHARDED_NAMES for split in ("train", "dev", "test")
+                 for s in getattr(load_corpus(n, samples=True), split)]
     report = store.ensure(sentences, progress=False)
     assert report.hits >= kept and report.embedded == len({sentence_key(s) for s in sentences if len(s)}) - kept
     assert not list(root.glob("*/*.partial"))

@@ -27,6 +27,7 @@ device: cpu
 embeddings: default-small
 embedding_store: {store}
 model: {{hidden_size: 32}}
+dev_size: 30
 corpora:
   ncbi-disease: {{train_size: 60}}
   s800: {{train_size: 30}}
@@ -60,16 +61,20 @@ def comparable(study: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def sequential(tmp_path_factory):
-    """The sequential executor's records of the one- and two-seed studies, with one torch thread (as a Ray run)."""
+    """The sequential executor's records of the one- and two-seed studies, with one torch thread (as a Ray run).
+
+    The one-seed study's records are the two-seed study's seed-1 rows, in order (a run's id, and so its
+    results, never depend on the other seeds), so only the two-seed study is trained here.
+    """
     tmp_path = tmp_path_factory.mktemp("sequential")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for name, seeds in (("one", "[1]"), ("two", "[1, 2]")):
-            run_study(load_recipe(write_recipe(tmp_path, name, seeds)), progress=False)
+        run_study(load_recipe(write_recipe(tmp_path, "two", "[1, 2]")), progress=False)
     finally:
         torch.set_num_threads(threads)
-    return {"one": comparable(tmp_path / "one"), "two": comparable(tmp_path / "two")}
+    two = comparable(tmp_path / "two")
+    return {"one": [record for record in two if record["seed"] == 1], "two": two}
 
 
 def test_local_ray_cluster_gives_the_sequential_results_run_for_run(tmp_path, sequential):

@@ -52,6 +52,21 @@ def test_options_at_their_defaults_keep_todays_settings_and_plans():
     assert prerequisite_run(CHEM, TrainingSettings(), SingleAuxBest())[0].settings() == SingleAux(CHEM).settings()
 
 
+
+def test_sampling_options_are_typed_attributes_and_shares_are_computed_once_per_plan(monkeypatch):
+    """An option a schedule does not take reads as the paper's value (no getattr defaults), outside its run id."""
+    from flair_munch.training.schedules import sampling as sampling_module
+
+    assert (MultiTask().aux_ratio, SingleAux(CHEM).sampling, SingleAux(CHEM).alpha) == (1.0, "proportional", None)
+    assert "aux_ratio" not in vars(MultiTask()) and MultiTask(sampling="uniform").settings() == {
+        "name": "multi-task", "sampling": "uniform"}
+    calls, shares = [], sampling_module.sampling_shares
+    monkeypatch.setattr(sampling_module, "sampling_shares", lambda *args: calls.append(args) or shares(*args))
+    ctx = SimpleNamespace(target=T, aux=[CHEM, S800], iterations=3, batch_size=16,
+                          train_size={T: 40, CHEM: 20, S800: 30}.get)
+    plan = MultiTask(sampling="temperature", alpha=0.5).plan(ctx)
+    assert plan == [Stage("multi-task", (Step((T, CHEM, S800), 1 / 3, (40, 28, 35)),) * 7)] and len(calls) == 1
+
 @pytest.mark.parametrize("schedule, per_epoch, steps", [
     (MultiTask(), {T: 40, CHEM: 20, S800: 30}, [16] * 5 + [10]),  # the paper's: one pass over every corpus
     (MultiTask(sampling="temperature", alpha=1.0), {T: 40, CHEM: 20, S800: 30}, [16] * 5 + [10]),  # by size

@@ -286,18 +286,21 @@ def test_every_schedule_learns_on_the_shipped_samples(default_embeddings, tmp_pa
 
     MUNCH-Conc is left out: scored without dropout (issue 14) it reaches test F1 0.08 here on seed 1,
     the collapse issue 21 investigates (before the fix it passed on dropout-noise luck).
+    A small BiLSTM (64) with light locked dropout and a linearly decaying learning rate learns in a
+    third of the time of the paper's 256 / 0.5 / constant rate, and ends on a steady epoch (test F1
+    0.48-0.68 on seeds 1 and 2) instead of one that swings between 0.0 and 0.5.
     """
     target = load_corpus(T, samples=True)
     aux = [load_corpus(name, samples=True, train_size=150, seed=1) for name in ("bc5cdr-disease", CHEM)]
     flair.set_seed(1)
-    model = MultiHeadTagger.from_corpora(default_embeddings, [target, *aux])
+    model = MultiHeadTagger.from_corpora(default_embeddings, [target, *aux], hidden_size=64, locked_dropout=0.1)
     untrained = model.evaluate(target.dev, head=T).main_score
     trainer = AuxiliaryTrainer(model, [target, *aux], cache_dir=tmp_path / "cache")
     schedules = [SingleTask(), MultiTask(), SingleAuxBest(), MunchIter(), MunchStack(order="dev-sorted")]
     results = {}
     for schedule in schedules:
         result = trainer.train(T, schedule=schedule, base_path=tmp_path / schedule.name, max_epochs=4,
-                               mini_batch_size=8, progress=False)
+                               mini_batch_size=16, learning_rate=0.2, lr_schedule="linear-warmup", progress=False)
         results[schedule.name] = result.dev["f1"]
         assert result.test["f1"] > untrained + 0.15, (schedule.name, result.test, untrained)
     assert untrained < 0.1

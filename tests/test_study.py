@@ -21,6 +21,7 @@ samples: true
 device: cpu
 embeddings: default-small
 model: {{hidden_size: 32}}
+dev_size: 40
 corpora:
   ncbi-disease: {{train_size: 40}}
   s800: {{train_size: 30}}
@@ -328,7 +329,9 @@ name: concurrent
 output_dir: {out}
 samples: true
 device: cpu
+embeddings: default-small
 model: {{hidden_size: 8}}
+dev_size: 20
 corpora:
   ncbi-disease: {{train_size: 30}}
 targets: [ncbi-disease]
@@ -380,3 +383,38 @@ def test_cache_embeddings_stores_what_the_study_reads_and_no_aux_dev_or_test(tmp
         s for split in ("train", "dev", "test") for s in getattr(corpora["other"], split)]
     assert all(s in store for s in read) and not any(s in store for s in unread)
     assert len(store) == report.embedded == len(read) == 12
+
+
+def test_every_job_kind_is_a_registered_class_that_survives_pickling(tmp_path):
+    """Ray ships jobs to its workers: each kind comes back as itself, with its key, label and needs."""
+    import pickle
+
+    from flair_munch.study.jobs import Job
+    from flair_munch.study.plan import StudyPlan
+
+    path = tmp_path / "kinds.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "kinds").replace("seeds: [1]", "seeds: [1]\ntest_with_dev: true"))
+    jobs = StudyPlan(load_recipe(path)).jobs
+    assert sorted({job.kind for job in jobs}) == sorted(Job.registry) == ["final", "prerequisite", "run", "store"]
+    assert [pickle.loads(pickle.dumps(job)) for job in jobs] == jobs
+    prerequisite = next(job for job in jobs if job.kind == "prerequisite")
+    assert prerequisite.label == "single-aux(s800)@ncbi-disease" and prerequisite.needs == (next(j for j in jobs if j.kind == "store").key,)
+    assert prerequisite.key == f"prerequisite:{prerequisite.directory(tmp_path / 'kinds').run_id}"
+
+
+def test_the_index_selects_the_grid_point_a_final_retrains_ties_to_the_smaller_learning_rate():
+    from types import SimpleNamespace
+
+    from flair_munch.evaluation.results_index import ResultRecord
+    from flair_munch.recipes.recipe import RunSpec, ScheduleSpec
+    from flair_munch.study.ledger import with_selection
+    from flair_munch.study.selection import select_best
+    from flair_munch.training.identity import IdentityBasis
+
+    dev = {0.1: {"f1": 0.8}, 0.05: {"f1": 0.8}, 0.01: None}  # a tie, and a run without dev scores
+    specs = [RunSpec("t", (), ScheduleSpec("single-task"), lr, 16, 1, basis=IdentityBasis({}, {})) for lr in dev]
+    records = [ResultRecord(run_id=s.run_id, target="t", schedule="single-task", seed=1, test=None,
+                            dev=dev[s.learning_rate], hparams={"learning_rate": s.learning_rate}) for s in specs]
+    assert [record.selected for record in with_selection(records)] == [False, True, False]
+    results = {s.run_id: SimpleNamespace(dev=dev[s.learning_rate]) for s in specs}
+    assert select_best(results, specs) is specs[1]

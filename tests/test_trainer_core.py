@@ -1,8 +1,10 @@
 """The trainer's core: typed settings, one run identity, Flair's own plugins attached to the loop."""
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 import flair
 from flair.data import MultiCorpus
@@ -14,6 +16,10 @@ from flair_munch.corpora import load_corpus
 from flair_munch.models import MultiHeadTagger
 from flair_munch.training import AuxiliaryTrainer, MunchStack, SingleAux, SingleAuxBest, TrainingSettings
 from flair_munch.training.identity import RunIdentity, content_basis
+from flair_munch.training.loop import LoopInputs, TrainingLoop
+from flair_munch.training.planning import PlanningContext
+from flair_munch.training.run_directory import RunDirectory
+from flair_munch.training.schedules import Stage, Step
 from flair_munch.training.settings import FIELDS, FINE_TUNING
 
 T, CHEM, S800 = "ncbi-disease", "bc5cdr-chem", "s800"
@@ -130,3 +136,47 @@ def test_evaluating_dev_every_epoch_does_not_change_the_trained_model(tiny, tmp_
     # dropout draws differ from epoch 2 on without the fork: the losses would part there
     assert [row["target_loss"] for row in with_dev.history] == [row["target_loss"] for row in without.history]
     assert with_dev.test == without.test
+
+
+def test_the_loop_reads_only_its_inputs_and_trains_as_the_trainer_does(tiny, tmp_path):
+    """``TrainingLoop`` sees a ``LoopInputs``, never the run or the trainer: built by hand, it trains the same model."""
+    settings = TrainingSettings(max_epochs=1, mini_batch_size=8, progress=False, evaluate_dev=False)
+    trainer = make_trainer(tiny)
+    trainer.train(T, [], base_path=tmp_path / "run", settings=settings)
+    model, corpora, events = make_trainer(tiny).model, {c.name: c for c in tiny}, []
+
+    def diverged(what, stage, epoch):
+        raise AssertionError(what)
+
+    inputs = LoopInputs(model=model, settings=settings, target=T, run_id="by-hand", schedule_name="single-task",
+                        directory=RunDirectory(tmp_path / "by-hand", "by-hand"), storage="none",
+                        training_sentences=lambda name: list(corpora[name].train), weights=model.state_dict,
+                        load_weights=model.load_state_dict, evaluate_dev=lambda: None, diverged=diverged,
+                        dispatch=lambda event, *args, **kwargs: events.append(event))
+    initial = {key: value.clone() for key, value in model.state_dict().items()}
+    state = TrainingLoop(inputs, [Stage("single-task", (Step((T,)),) * 3)]).train()
+    assert dict(state.updates) == {"shared": 3, T: 3} and events.count("before_training_optimizer_step") == 3
+    assert events[0] == "after_setup" and events[-1] == "after_training_loop"
+    trained = trainer.model.state_dict()
+    assert all(torch.equal(value, trained[key]) for key, value in model.state_dict().items())
+    assert not all(torch.equal(value, initial[key]) for key, value in model.state_dict().items())
+
+
+def test_planning_reaches_other_runs_only_through_the_train_sub_run_it_is_given(tiny, tmp_path):
+    """No back-reference to the trainer: selection and peers ask the callable, with train-only prerequisites."""
+    calls = []
+
+    def train_sub_run(target, aux, schedule, base_path, settings):
+        calls.append((target, aux, schedule.settings(), base_path.parent, settings.train_with_dev))
+        return SimpleNamespace(dev={"f1": {CHEM: 0.4, S800: 0.6}[aux[0]]} if len(aux) == 1 else None)
+
+    settings, schedule = TrainingSettings(train_with_dev=True), SingleAuxBest(aux_ratio=2)
+    identity = RunIdentity(T, (CHEM, S800), schedule.settings(), settings.identity(), make_trainer(tiny).identity_basis)
+    ctx = PlanningContext({c.name: c for c in tiny}, train_sub_run, identity, settings, tmp_path / "runs" / "best",
+                          schedule, tmp_path / "shared")
+    assert schedule.choose(ctx).aux == [S800]
+    ctx.peer_result(MunchStack(order="given"))
+    single_aux = [(T, [aux], {"name": "single-aux", "aux": aux, "aux_ratio": 2.0}, tmp_path / "shared", False)
+                  for aux in (CHEM, S800)]
+    assert calls == single_aux + [(T, [CHEM, S800], {"name": "munch-stack", "order": "given"}, tmp_path / "runs",
+                                   True)]

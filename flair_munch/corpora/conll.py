@@ -75,7 +75,7 @@ def _utf16_kind(head: bytes) -> Optional[tuple[str, str]]:
     return None
 
 
-def _not_utf8_text(path: Path, head: bytes) -> Optional[ConllFormatError]:
+def not_utf8_text(path: Path, head: bytes) -> Optional[ConllFormatError]:
     """A gzip or UTF-16 file, told by its first bytes, so the fix named is the right one (not latin-1's)."""
     if head.startswith(b"\x1f\x8b"):
         return ConllFormatError(path, None, "the file is gzip-compressed (it starts with the gzip bytes 1F 8B)",
@@ -91,7 +91,7 @@ def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
     """Yield ``(line_number, text)`` with line ends removed, strict UTF-8."""
     offset = 0
     with open(path, "rb") as fh:
-        error = _not_utf8_text(path, fh.read(4096))
+        error = not_utf8_text(path, fh.read(4096))
         if error is not None:
             raise error
         fh.seek(0)
@@ -119,78 +119,106 @@ def _decode_lines(path: Path) -> Iterable[tuple[int, str]]:
 
 
 def _parse(path: Path, column_sep: Optional[str], token_column: int, tag_column: int) -> list[_RawSentence]:
+    """The file's token lines grouped into sentences; the first line that breaks a rule raises, naming it."""
     sentences: list[_RawSentence] = []
     current = _RawSentence([], [], [])
-    n_columns: Optional[tuple[int, int]] = None  # (count, first line with it)
+    first_columns: Optional[tuple[int, int]] = None  # (count, first line with it)
     for lineno, line in _decode_lines(path):
-        if line.strip() == "" and column_sep is not None and column_sep in line:
-            raise ConllFormatError(
-                path, lineno, f"the line holds only {_sep_name(column_sep)} and whitespace (a token line with an "
-                "empty token and tag, or a sentence break with stray characters)",
-                "Make sentence breaks empty lines and give every token line a token and a tag.",
-            )
-        if not line.strip() or line.startswith("-DOCSTART-"):
+        if _is_sentence_break(path, lineno, line, column_sep):
             if current.tokens:
                 sentences.append(current)
                 current = _RawSentence([], [], [])
             continue
-        cols = line.split(column_sep)
-        if column_sep is not None:
-            cols = [c.strip() for c in cols]
-        if len(cols) < 2:
-            raise ConllFormatError(
-                path,
-                lineno,
-                f"expected 2 columns (token{_sep_name(column_sep)}tag), found {len(cols)}: {line!r}",
-                "Put the token and its BIO tag on one line separated by a tab; "
-                "end each sentence with a blank line.",
-            )
-        if n_columns is None:
-            n_columns = (len(cols), lineno)
-        elif len(cols) != n_columns[0]:
-            raise ConllFormatError(
-                path,
-                lineno,
-                f"found {len(cols)} columns but line {n_columns[1]} has {n_columns[0]}",
-                "Every token line must have the same columns; a token that contains the "
-                "column separator is the usual cause.",
-            )
-        try:
-            token, tag = cols[token_column], cols[tag_column]
-        except IndexError:
-            raise ConllFormatError(
-                path, lineno, f"no column {token_column} or {tag_column} in {line!r}", "Check token_column/tag_column."
-            ) from None
-        if not token or any(ch.isspace() for ch in token):
-            raise ConllFormatError(
-                path, lineno, f"token {token!r} is empty or contains whitespace", "Split it into separate tokens."
-            )
-        for char, name in INVISIBLE.items():
-            if char in line:
-                raise ConllFormatError(
-                    path, lineno, f"the line holds {name} (U+{ord(char):04X}) at column {line.index(char) + 1}",
-                    "Remove it: such characters are not text and would become part of a token.",
-                )
-        if any(ch.isspace() for ch in tag):
-            raise ConllFormatError(
-                path, lineno, f"tag {tag!r} contains whitespace: it would become the entity type {tag[2:]!r}",
-                "Put one tag per line in the last column (B-<type>, I-<type> or O), nothing after it.",
-            )
-        try:
-            split_tag(tag)
-        except ValueError:
-            raise ConllFormatError(
-                path,
-                lineno,
-                f"tag {tag!r} is not O, B-<type> or I-<type> (IOBES S-/E- also accepted)",
-                "Use typed IOB2 tags such as B-Disease / I-Disease / O.",
-            ) from None
+        cols = _columns(path, lineno, line, column_sep)
+        first_columns = first_columns or (len(cols), lineno)
+        _check_same_columns(path, lineno, cols, first_columns)
+        token, tag = _token_and_tag(path, lineno, line, cols, token_column, tag_column)
         current.tokens.append(token)
         current.tags.append(tag)
         current.lines.append(lineno)
     if current.tokens:
         sentences.append(current)
     return sentences
+
+
+def _is_sentence_break(path: Path, lineno: int, line: str, column_sep: Optional[str]) -> bool:
+    """Blank and ``-DOCSTART-`` lines end a sentence; a line of only separators and spaces is neither token nor break."""
+    if line.strip() == "" and column_sep is not None and column_sep in line:
+        raise ConllFormatError(
+            path, lineno, f"the line holds only {_sep_name(column_sep)} and whitespace (a token line with an "
+            "empty token and tag, or a sentence break with stray characters)",
+            "Make sentence breaks empty lines and give every token line a token and a tag.",
+        )
+    return not line.strip() or line.startswith("-DOCSTART-")
+
+
+def _columns(path: Path, lineno: int, line: str, column_sep: Optional[str]) -> list[str]:
+    cols = line.split(column_sep)
+    if column_sep is not None:
+        cols = [c.strip() for c in cols]
+    if len(cols) < 2:
+        raise ConllFormatError(
+            path,
+            lineno,
+            f"expected 2 columns (token{_sep_name(column_sep)}tag), found {len(cols)}: {line!r}",
+            "Put the token and its BIO tag on one line separated by a tab; "
+            "end each sentence with a blank line.",
+        )
+    return cols
+
+
+def _check_same_columns(path: Path, lineno: int, cols: list[str], first_columns: tuple[int, int]) -> None:
+    if len(cols) != first_columns[0]:
+        raise ConllFormatError(
+            path,
+            lineno,
+            f"found {len(cols)} columns but line {first_columns[1]} has {first_columns[0]}",
+            "Every token line must have the same columns; a token that contains the "
+            "column separator is the usual cause.",
+        )
+
+
+def _token_and_tag(path: Path, lineno: int, line: str, cols: list[str], token_column: int,
+                   tag_column: int) -> tuple[str, str]:
+    try:
+        token, tag = cols[token_column], cols[tag_column]
+    except IndexError:
+        raise ConllFormatError(
+            path, lineno, f"no column {token_column} or {tag_column} in {line!r}", "Check token_column/tag_column."
+        ) from None
+    if not token or any(ch.isspace() for ch in token):
+        raise ConllFormatError(
+            path, lineno, f"token {token!r} is empty or contains whitespace", "Split it into separate tokens."
+        )
+    _check_visible(path, lineno, line)
+    _check_tag(path, lineno, tag)
+    return token, tag
+
+
+def _check_visible(path: Path, lineno: int, line: str) -> None:
+    for char, name in INVISIBLE.items():
+        if char in line:
+            raise ConllFormatError(
+                path, lineno, f"the line holds {name} (U+{ord(char):04X}) at column {line.index(char) + 1}",
+                "Remove it: such characters are not text and would become part of a token.",
+            )
+
+
+def _check_tag(path: Path, lineno: int, tag: str) -> None:
+    if any(ch.isspace() for ch in tag):
+        raise ConllFormatError(
+            path, lineno, f"tag {tag!r} contains whitespace: it would become the entity type {tag[2:]!r}",
+            "Put one tag per line in the last column (B-<type>, I-<type> or O), nothing after it.",
+        )
+    try:
+        split_tag(tag)
+    except ValueError:
+        raise ConllFormatError(
+            path,
+            lineno,
+            f"tag {tag!r} is not O, B-<type> or I-<type> (IOBES S-/E- also accepted)",
+            "Use typed IOB2 tags such as B-Disease / I-Disease / O.",
+        ) from None
 
 
 def _sep_name(sep: Optional[str]) -> str:
@@ -236,28 +264,35 @@ def read_conll(
             path, None, "file is empty (no token lines)", "Fill it with token<TAB>tag lines or remove the split."
         )
 
-    result = ConllReadResult(sentences=[], path=path)
-    iobes = _uses_iobes(raw)
+    result = ConllReadResult(sentences=[], path=path, converted_from_iobes=_uses_iobes(raw))
     for sent in raw:
-        if iobes:
-            err = iobes_error(sent.tags)
-            if err is not None:
-                idx, reason = err
-                line = sent.lines[idx] if idx < len(sent.lines) else sent.lines[-1]
-                raise ConllFormatError(
-                    path,
-                    line,
-                    f"the file uses S-/E- tags but is not valid IOBES: {reason}",
-                    "Use one tag scheme per file: IOB2 (B-/I-/O) or IOBES (B-/I-/E-/S-/O).",
-                )
-            tags = iobes_to_bio(sent.tags)
-        else:
-            tags, repaired = repair_bio(sent.tags)
-            result.repaired_i_after_o += repaired
+        tags, repaired = _bio_tags(path, sent, result.converted_from_iobes)
+        result.repaired_i_after_o += repaired
         _append_sentence(result, path, sent, tags, max_length, long_sentences)
+    _log_changes(result, path, max_length)
+    return result
 
-    if iobes:
-        result.converted_from_iobes = True
+
+def _bio_tags(path: Path, sent: _RawSentence, iobes: bool) -> tuple[list[str], int]:
+    """The sentence's tags as BIO, and how many I- tags after O had to become B- (IOBES input: none)."""
+    if not iobes:
+        return repair_bio(sent.tags)
+    err = iobes_error(sent.tags)
+    if err is not None:
+        idx, reason = err
+        line = sent.lines[idx] if idx < len(sent.lines) else sent.lines[-1]
+        raise ConllFormatError(
+            path,
+            line,
+            f"the file uses S-/E- tags but is not valid IOBES: {reason}",
+            "Use one tag scheme per file: IOB2 (B-/I-/O) or IOBES (B-/I-/E-/S-/O).",
+        )
+    return iobes_to_bio(sent.tags), 0
+
+
+def _log_changes(result: ConllReadResult, path: Path, max_length: Optional[int]) -> None:
+    """Says what the reader changed, so a converted or repaired corpus is never silently different."""
+    if result.converted_from_iobes:
         log.info("%s: converted IOBES -> BIO", path)
     if result.repaired_i_after_o:
         log.warning(
@@ -267,7 +302,6 @@ def read_conll(
         )
     if result.split_sentences:
         log.info("%s: split %d sentence(s) longer than %d tokens", path, result.split_sentences, max_length)
-    return result
 
 
 def _append_sentence(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from typing import Mapping, Optional, Sequence, Union
 
 from flair.data import Sentence
@@ -124,7 +125,19 @@ def mix_corpora(
     if not others:
         raise ValueError(f"no corpus to mix into {target.name!r}: pass at least one other corpus in `others`")
     n = mixed_count(len(target.train), percent)
-    pool_corpora = _pick_source(target, others, source, similarity)
+    drawn = _draw(target, _pick_source(target, others, source, similarity), n, percent, seed)
+    added = [_relabelled_copy(sentence, target.name, label_type) for _, sentence in drawn]
+    mixed_in = dict(Counter(name for name, _ in drawn))
+    _warn_foreign_types(target, added, label_type)
+    log.info("%s: added %d sentences (%s%%, seed %d, source %s): %s", target.name, n, percent, seed, source, mixed_in)
+    mixed = _with_train(target, list(target.train) + added)
+    mixed.mixed_in = mixed_in
+    return mixed
+
+
+def _draw(target: NamedCorpus, pool_corpora: Sequence[NamedCorpus], n: int, percent: float,
+          seed: int) -> list[tuple[str, Sentence]]:
+    """``n`` ``(corpus name, sentence)`` pairs drawn without replacement from the pooled train splits."""
     pool = [(corpus.name, sentence) for corpus in pool_corpora for sentence in corpus.train]
     if n > len(pool):
         names = ", ".join(corpus.name for corpus in pool_corpora)
@@ -132,12 +145,11 @@ def mix_corpora(
             f"{percent}% of {target.name!r} train ({len(target.train)} sentences) is {n} sentences, but "
             f"{names} has only {len(pool)} training sentences; lower percent or use source='all'"
         )
-    drawn = random.Random(seed).sample(pool, n)
-    added = [_relabelled_copy(sentence, target.name, label_type) for _, sentence in drawn]
-    mixed_in: dict[str, int] = {}
-    for name, _ in drawn:
-        mixed_in[name] = mixed_in.get(name, 0) + 1
+    return random.Random(seed).sample(pool, n)
 
+
+def _warn_foreign_types(target: NamedCorpus, added: Sequence[Sentence], label_type: str) -> None:
+    """Mixed-in entity types the target never tags would teach its head labels its test cannot hold."""
     foreign = _types(added, label_type) - _types(list(target.train), label_type)
     if foreign:
         log.warning(
@@ -145,9 +157,12 @@ def mix_corpora(
             "load every corpus with one label_map to share a label set",
             target.name, sorted(foreign),
         )
-    log.info("%s: added %d sentences (%s%%, seed %d, source %s): %s", target.name, n, percent, seed, source, mixed_in)
-    mixed = NamedCorpus(
-        list(target.train) + added,
+
+
+def _with_train(target: NamedCorpus, train: list[Sentence]) -> NamedCorpus:
+    """A corpus like ``target`` (name, type, path, info, dev, test) with another train split."""
+    return NamedCorpus(
+        train,
         list(target.dev) if target.dev is not None else [],
         list(target.test) if target.test is not None else [],
         name=target.name,
@@ -155,5 +170,3 @@ def mix_corpora(
         path=target.path,
         info=target.info,
     )
-    mixed.mixed_in = mixed_in
-    return mixed

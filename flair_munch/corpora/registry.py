@@ -6,7 +6,6 @@ user-supplied data folder; errors say exactly which files to put where.
 
 from __future__ import annotations
 
-import difflib
 import errno
 import filecmp
 import logging
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from flair_munch.names import did_you_mean
 from flair_munch.resources import resources_dir
 
 log = logging.getLogger("flair_munch")
@@ -203,14 +203,10 @@ def _child_dir(base: Path, folder: str) -> Optional[Path]:
 
 def _unknown(name: str) -> CorpusNotFoundError:
     names = sorted(REGISTRY)
-    choices = names + [i.folder for i in REGISTRY.values()]
-    near = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=1, cutoff=0.5)
-    hint = ""
-    if near:
-        info = lookup(near[0])
-        hint = f" Did you mean '{info.name if info else near[0]}'?"
+    spellings = {**{n: n for n in names}, **{info.folder: info.name for info in REGISTRY.values()}}
+    hint = did_you_mean(name, spellings, cutoff=0.5, ignore_case=True, shown=spellings, quote="'")
     return CorpusNotFoundError(
-        f"Unknown corpus '{name}': not a registered name and not an existing folder.{hint} "
+        f"Unknown corpus '{name}': not a registered name and not an existing folder. {hint}"
         f"Valid names: {', '.join(names)}; or pass a folder with train.tsv/dev.tsv/test.tsv."
     )
 

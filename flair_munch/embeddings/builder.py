@@ -10,9 +10,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import flair
+from flair.data import Dictionary
 
 from flair_munch.embeddings.char_lm import build_char_dictionary, train_char_lm, write_text_corpus
 from flair_munch.embeddings.summary import BuildSummary
@@ -102,26 +103,12 @@ def _versions() -> dict[str, str]:
 
 
 def build_embeddings(
-    texts_or_corpus_files: Sequence[TextSource],
-    out_dir: Union[str, Path],
-    *,
-    word_dim: int = 100,
-    word_epochs: int = 10,
-    min_count: int = 2,
-    max_vocab: int = 25000,
-    lm_hidden: int = 256,
-    lm_layers: int = 1,
-    lm_embedding_size: int = 100,
-    lm_epochs: int = 8,
-    lm_sequence_length: int = 250,
-    lm_batch_size: int = 100,
-    lm_lr: float = 20.0,
-    lm_max_chars: Optional[int] = None,
-    directions: Sequence[str] = DIRECTIONS,
-    seed: int = 1,
-    num_threads: Optional[int] = None,
-    progress: bool = True,
-    overwrite: bool = False,
+    texts_or_corpus_files: Sequence[TextSource], out_dir: Union[str, Path], *,
+    word_dim: int = 100, word_epochs: int = 10, min_count: int = 2, max_vocab: int = 25000,
+    lm_hidden: int = 256, lm_layers: int = 1, lm_embedding_size: int = 100, lm_epochs: int = 8,
+    lm_sequence_length: int = 250, lm_batch_size: int = 100, lm_lr: float = 20.0, lm_max_chars: Optional[int] = None,
+    directions: Sequence[str] = DIRECTIONS, seed: int = 1, num_threads: Optional[int] = None,
+    progress: bool = True, overwrite: bool = False,
 ) -> BuildSummary:
     """Trains FastText word vectors and character LMs on training text, for offline use.
 
@@ -144,15 +131,11 @@ def build_embeddings(
     """
     settings = {key: value for key, value in locals().items() if key not in ("texts_or_corpus_files", "out_dir")}
     settings["directions"] = list(directions)
-    unknown = set(directions) - set(DIRECTIONS)
-    if unknown or not directions:
+    if set(directions) - set(DIRECTIONS) or not directions:
         raise ValueError(f"directions must be a non-empty subset of {DIRECTIONS}, got {directions}")
     out_dir = Path(out_dir).resolve()
     started = time.time()
-    seconds: dict[str, float] = {}
-
     sentences, files = collect_sentences(texts_or_corpus_files)
-    lines = [" ".join(tokens) for tokens in sentences]
     log.info("embeddings build: %d sentences from %d files -> %s", len(sentences), len(files), out_dir)
 
     with contextlib.ExitStack() as stack:
@@ -160,61 +143,65 @@ def build_embeddings(
         stack.enter_context(_torch_threads(num_threads))
         partial = stack.enter_context(_atomic_dir(out_dir, overwrite))
         # Entered last, so it is removed before the partial folder is renamed into place.
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="flair-munch-embeddings-"))
-        tick = time.time()
-        word_stats = train_word_vectors(
-            sentences,
-            partial / WORD_VECTORS_FILE,
-            dim=word_dim,
-            epochs=word_epochs,
-            min_count=min_count,
-            max_vocab=max_vocab,
-            seed=seed,
-        )
-        seconds["word_vectors"] = time.time() - tick
-        log.info("word vectors: %d words in %.0f s", word_stats["vocab_size"], seconds["word_vectors"])
-
-        lm_text = split_lm_text(lines, seed=seed, max_chars=lm_max_chars)
-        dictionary = build_char_dictionary(lines)
-        corpus_folder = write_text_corpus(lm_text, Path(tmp) / "lm-corpus")
-        lm_stats: dict[str, dict] = {}
-        for direction in directions:
-            tick = time.time()
-            log.info("char LM %s: training %d epochs", direction, lm_epochs)
-            lm_stats[direction] = train_char_lm(
-                corpus_folder,
-                dictionary,
-                Path(tmp) / f"lm-{direction}",
-                partial / lm_file(direction),
-                is_forward=direction == "forward",
-                hidden_size=lm_hidden,
-                nlayers=lm_layers,
-                embedding_size=lm_embedding_size,
-                epochs=lm_epochs,
-                sequence_length=lm_sequence_length,
-                batch_size=lm_batch_size,
-                learning_rate=lm_lr,
-                seed=seed,
-            )
-            seconds[f"lm_{direction}"] = time.time() - tick
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flair-munch-embeddings-")))
+        trained, seconds = _train_all(sentences, partial, work, settings)
         seconds["total"] = time.time() - started
-
         summary = BuildSummary(
-            out_dir=str(out_dir),
-            settings=settings,
-            inputs=[asdict(f) for f in files],
-            files={},
-            vocab_size=word_stats["vocab_size"],
-            char_dictionary_size=len(dictionary),
-            word_vectors=word_stats,
-            lm_text=lm_text.stats(),
-            lm=lm_stats,
-            seconds={key: round(value, 1) for key, value in seconds.items()},
-            versions=_versions(),
-            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            out_dir=str(out_dir), settings=settings, inputs=[asdict(f) for f in files], files={},
+            seconds={key: round(value, 1) for key, value in seconds.items()}, versions=_versions(),
+            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **trained,
         )
         summary.files = {p.name: p.stat().st_size for p in sorted(partial.iterdir()) if p.is_file()}
         summary.save(partial)
     if progress:
         log.info("embeddings build done:\n%s", summary.format())
     return summary
+
+
+def _train_all(sentences: list[list[str]], partial: Path, work: Path,
+               settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, float]]:
+    """Trains the word vectors and each direction's LM into ``partial``.
+
+    Returns the :class:`BuildSummary` fields they fill and the seconds each took.
+    """
+    seconds: dict[str, float] = {}
+    tick = time.time()
+    word_stats = train_word_vectors(
+        sentences, partial / WORD_VECTORS_FILE, dim=settings["word_dim"], epochs=settings["word_epochs"],
+        min_count=settings["min_count"], max_vocab=settings["max_vocab"], seed=settings["seed"],
+    )
+    seconds["word_vectors"] = time.time() - tick
+    log.info("word vectors: %d words in %.0f s", word_stats["vocab_size"], seconds["word_vectors"])
+
+    lines = [" ".join(tokens) for tokens in sentences]
+    lm_text = split_lm_text(lines, seed=settings["seed"], max_chars=settings["lm_max_chars"])
+    dictionary = build_char_dictionary(lines)
+    corpus_folder = write_text_corpus(lm_text, work / "lm-corpus")
+    lm_stats: dict[str, dict] = {}
+    for direction in settings["directions"]:
+        tick = time.time()
+        lm_stats[direction] = _train_lm(direction, corpus_folder, dictionary, work, partial, settings)
+        seconds[f"lm_{direction}"] = time.time() - tick
+    trained = {"vocab_size": word_stats["vocab_size"], "char_dictionary_size": len(dictionary),
+               "word_vectors": word_stats, "lm_text": lm_text.stats(), "lm": lm_stats}
+    return trained, seconds
+
+
+def _train_lm(direction: str, corpus_folder: Path, dictionary: Dictionary, work: Path, partial: Path,
+              settings: dict[str, Any]) -> dict:
+    log.info("char LM %s: training %d epochs", direction, settings["lm_epochs"])
+    return train_char_lm(
+        corpus_folder,
+        dictionary,
+        work / f"lm-{direction}",
+        partial / lm_file(direction),
+        is_forward=direction == "forward",
+        hidden_size=settings["lm_hidden"],
+        nlayers=settings["lm_layers"],
+        embedding_size=settings["lm_embedding_size"],
+        epochs=settings["lm_epochs"],
+        sequence_length=settings["lm_sequence_length"],
+        batch_size=settings["lm_batch_size"],
+        learning_rate=settings["lm_lr"],
+        seed=settings["seed"],
+    )

@@ -96,21 +96,26 @@ def train_char_lm(
     best = work_dir / "best-lm.pt"
     if not best.exists():
         raise RuntimeError(f"Flair's LM trainer wrote no model in {work_dir}")
+    stats = _best_model_stats(best, corpus, batch_size, sequence_length, seed)
+    shutil.copyfile(best, target)
+    log.info(
+        "char LM %s: valid ppl %.3f, test ppl %.3f", "forward" if is_forward else "backward",
+        stats["valid_perplexity"], stats["test_perplexity"],
+    )
+    loss_txt = work_dir / "loss.txt"
+    history = [float(x) for x in _VALID_PPL.findall(loss_txt.read_text())] if loss_txt.exists() else []
+    # the last entry of loss.txt is Flair's own TEST line, not an epoch
+    stats["valid_perplexity_per_epoch"] = history[:-1] if len(history) > epochs else history
+    return stats
+
+
+def _best_model_stats(best: Path, corpus: TextCorpus, batch_size: int, sequence_length: int, seed: int) -> dict:
+    """Validation and test perplexity of the saved best model (Flair reports the last model's only)."""
     best_model = LanguageModel.load_language_model(best, has_decoder=True)
     best_model.eval()
     evaluator = LanguageModelTrainer(best_model, corpus)
     random.seed(seed)
-    valid_ppl = _perplexity(evaluator, corpus.valid, batch_size, sequence_length)
-    test_ppl = _perplexity(evaluator, corpus.test, batch_size, sequence_length)
-    loss_txt = work_dir / "loss.txt"
-    history = [float(x) for x in _VALID_PPL.findall(loss_txt.read_text())] if loss_txt.exists() else []
-    shutil.copyfile(best, target)
-    log.info(
-        "char LM %s: valid ppl %.3f, test ppl %.3f", "forward" if is_forward else "backward", valid_ppl, test_ppl
-    )
     return {
-        "valid_perplexity": valid_ppl,
-        "test_perplexity": test_ppl,
-        # the last entry of loss.txt is Flair's own TEST line, not an epoch
-        "valid_perplexity_per_epoch": history[:-1] if len(history) > epochs else history,
+        "valid_perplexity": _perplexity(evaluator, corpus.valid, batch_size, sequence_length),
+        "test_perplexity": _perplexity(evaluator, corpus.test, batch_size, sequence_length),
     }

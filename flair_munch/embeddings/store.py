@@ -17,7 +17,6 @@ leftovers are removed by the next build.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -26,7 +25,6 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -45,6 +43,7 @@ from flair_munch.embeddings.store_files import (  # noqa: F401  (the errors are 
     write_manifest,
 )
 from flair_munch.embeddings.vectors import token_matrix
+from flair_munch.file_locks import held_lock, try_lock
 from flair_munch.inference import evaluation_mode
 
 log = logging.getLogger("flair_munch")
@@ -270,6 +269,16 @@ class EmbeddingStore:
     def _write_shard(self, items: list[tuple[bytes, Sentence]], tokens: int, build: _BuildProgress) -> None:
         self._remove_leftovers()
         name = f"shard-{uuid.uuid4().hex[:12]}"
+        building = self.path / f"{name}.building"  # locked while this process builds the shard
+        with held_lock(building):
+            files = self._write_shard_files(name, items, tokens, build)
+            self._add_to_manifest(name, len(items), tokens, files)
+        building.unlink(missing_ok=True)
+        self._reload(written=name)
+
+    def _write_shard_files(self, name: str, items: list[tuple[bytes, Sentence]], tokens: int,
+                           build: _BuildProgress) -> dict[str, dict]:
+        """Embeds ``items`` into the shard's two files (under ``.partial`` names until complete); their records."""
         vectors_path = self.path / f"{name}.vectors.npy"
         index_path = self.path / f"{name}.index.npz"
         partial_vectors = vectors_path.with_name(vectors_path.name + ".partial")
@@ -280,8 +289,6 @@ class EmbeddingStore:
         for position, i in enumerate(order):
             offsets[position + 1] = offsets[position] + len(items[i][1])
         names = self.embeddings.get_names()
-        building = open(self.path / f"{name}.building", "w")  # held while this process builds the shard
-        fcntl.flock(building, fcntl.LOCK_EX)
         with evaluation_mode(self.embeddings):
             for first in range(0, len(order), self.batch_size):
                 chunk = [items[i][1] for i in order[first : first + self.batch_size]]
@@ -300,17 +307,18 @@ class EmbeddingStore:
         files = {"vectors.npy": file_record(partial_vectors), "index.npz": file_record(partial_index)}
         os.replace(partial_vectors, vectors_path)
         os.replace(partial_index, index_path)
+        return files
+
+    def _add_to_manifest(self, name: str, sentences: int, tokens: int, files: dict[str, dict]) -> None:
+        """Commits a complete shard: from now on it is read."""
         with self._lock():
             shards = read_manifest(self.path)
-            shards.append({"name": name, "sentences": len(items), "tokens": tokens, "files": files})
+            shards.append({"name": name, "sentences": sentences, "tokens": tokens, "files": files})
             write_manifest(self.path, shards)
             info = self.path / INFO
             if not info.is_file():
                 atomic_write_text(info, json.dumps({"dtype": self.dtype, "dim": self.dim,
                                                     "fingerprint": self.fingerprint}, indent=1, default=repr))
-        building.close()
-        (self.path / f"{name}.building").unlink(missing_ok=True)
-        self._reload(written=name)
 
     def _remove_leftovers(self) -> None:
         """Files of builds that died: shards the manifest does not list whose builder holds no lock."""
@@ -318,22 +326,13 @@ class EmbeddingStore:
             listed = {shard["name"] for shard in read_manifest(self.path)}
             for name in {path.name.split(".")[0] for path in self.path.glob("shard-*")} - listed:
                 with open(self.path / f"{name}.building", "a") as handle:
-                    try:
-                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
+                    if not try_lock(handle):
                         continue  # another process is building it
                     for path in self.path.glob(f"{name}.*"):
                         path.unlink(missing_ok=True)
 
-    @contextmanager
     def _lock(self, name: str = ".lock"):
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / name, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return held_lock(self.path / name)
 
     def __repr__(self) -> str:
         return f"EmbeddingStore({self.path}, {len(self)} sentences, {self.dtype})"

@@ -15,12 +15,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from flair_munch.evaluation.report_controls import control_pairs, controls_block, converged_text
-from flair_munch.evaluation.report_table import NOISE_MARK, MacroDelta, interval, macro_deltas, table_block
+from flair_munch.evaluation.report_study import (
+    STUDY_CSV_COLUMNS, StudyComparisons, compare_study, study_csv_rows, study_markdown,
+)
+from flair_munch.evaluation.report_table import NOISE_MARK, TABLE_DELTA_COLUMNS, delta_csv, interval, table_block
 from flair_munch.evaluation.results_index import (
-    DamagedIndexError, ResultRecord, read_predictions, read_results, selected,
+    DamagedIndexError, ResultRecord, csv_table, csv_value, read_predictions, read_results, selected,
 )
 from flair_munch.evaluation.span_metrics import span_scores
 from flair_munch.evaluation.statistics import mean_sd, paired_bootstrap, paired_difference
+from flair_munch.evaluation.study_statistics import RowComparison
 
 BASELINE = "single-task"
 DASH = "—"
@@ -37,6 +41,7 @@ class ReportPaths:
     significance_csv: Path
     plots: list[Path] = field(default_factory=list)
     markdown: str = ""
+    runs_csv: Optional[Path] = None  # every run of the index, one row each (its columns: ResultRecord's fields)
 
 
 def _records(study_dir: Path) -> list[ResultRecord]:
@@ -55,7 +60,8 @@ class _Study:
 
     def __init__(self, study_dir: Union[str, Path]):
         self.study_dir = Path(study_dir)
-        self.runs = selected(_records(self.study_dir))
+        self.records = _records(self.study_dir)  # every grid point
+        self.runs = selected(self.records)
         self.targets = list(dict.fromkeys(r.target for r in self.runs))
         schedules = list(dict.fromkeys(r.schedule for r in self.runs))
         self.schedules = [s for s in schedules if s == BASELINE] + [s for s in schedules if s != BASELINE]
@@ -76,6 +82,14 @@ class _Study:
         if key not in self._predictions:
             self._predictions[key] = read_predictions(record, self.study_dir)
         return self._predictions[key]
+
+    def compare(self, bootstrap_samples: int) -> StudyComparisons:
+        """The study-level comparisons every table and sentence of the report reads."""
+        return compare_study(self.records, self.baselines, self.controls, self.predictions, bootstrap_samples)
+
+    def compared_rows(self, comparisons: StudyComparisons) -> dict[str, Optional[RowComparison]]:
+        """Per row its comparison with its baseline row; None for a baseline row."""
+        return {s: None if self.baselines[s] == s else comparisons.rows.get(s) for s in self.schedules}
 
 
 def _test_f1(record: ResultRecord) -> Optional[float]:
@@ -144,12 +158,12 @@ def _updates_text(updates: dict[str, float], sep: str = ", ", join: str = " ") -
     return sep.join(f"{name}{join}{_num(value, 'g')}" for name, value in updates.items())
 
 
-def _printed_table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]], dict[str, Optional[MacroDelta]],
-                                           str]:
-    """Columns, cells, macro deltas to the baseline rows, and the Markdown ``table.md`` holds (table, legend,
-    sentence), all from one pass over the study so the printed sentence is derived from the printed numbers."""
+def _printed_table(study: _Study, comparisons: StudyComparisons) -> tuple[
+        list[str], dict[str, dict[str, tuple]], dict[str, Optional[RowComparison]], str]:
+    """Columns, cells, each row's comparison with its baseline row, and the Markdown ``table.md`` holds (table,
+    legend, conclusions), all from the same comparisons so the printed sentences follow the printed numbers."""
     columns, rows = _table(study)
-    deltas = macro_deltas({s: _macro_by_seed(study, s) for s in study.schedules}, study.baselines)
+    deltas = study.compared_rows(comparisons)
     shared = {}  # mean shared-encoder updates over all of a row's runs
     for s in study.schedules:
         values = [(r.updates or {}).get("shared") for t in study.targets for r in study.cell(s, t).values()]
@@ -158,21 +172,25 @@ def _printed_table(study: _Study) -> tuple[list[str], dict[str, dict[str, tuple]
     more_updates = {s for s, d in deltas.items() if d is not None and shared[s] is not None
                     and shared.get(d.baseline) is not None and shared[s] > shared[d.baseline]}
     block = table_block(columns, rows, deltas, study.targets, more_updates)
-    controls = controls_block({s: _macro_by_seed(study, s) for s in study.schedules}, study.controls, deltas)
+    controls = controls_block(comparisons.rows, comparisons.controls)
     return columns, rows, deltas, block + (f"\n\n{controls}" if controls else "")
 
 
-def _significance(study: _Study, n: int = 1000) -> list[dict]:
-    """One row per (schedule, target): seed-paired difference to its baseline row, bootstrap, update counts;
-    then each row a step-count control matches against that control.
+def _significance(study: _Study, comparisons: StudyComparisons, n: int = 1000) -> list[dict]:
+    """One row per (schedule, target): seed-paired difference to its baseline row, bootstrap, ASO ε_min, update
+    counts; then each row a step-count control matches against that control.
 
     The bootstrap uses the lowest seed both schedules share (seed 1 in a usual study): it measures
     test-sentence noise, which one seed shows as well as several. Baseline rows carry only update
     counts, so a gain that comes with more steps is visible next to it.
     """
     pairs = [(s, study.baselines.get(s, BASELINE)) for s in study.schedules] + list(study.controls.items())
-    return [row for schedule, baseline in pairs for target in study.targets
+    rows = [row for schedule, baseline in pairs for target in study.targets
             if (row := _compared(study, schedule, target, baseline, n)) is not None]
+    for row in rows:
+        compared = comparisons.find(row["schedule"], row["baseline"])
+        row["aso_eps_min"] = None if compared is None else compared.aso_by_target.get(row["target"])
+    return rows
 
 
 def _compared(study: _Study, schedule: str, target: str, baseline: str, n: int) -> Optional[dict]:
@@ -205,8 +223,11 @@ SIGNIFICANCE_COLUMNS = ["schedule", "target", "baseline", "seeds", "diff_mean", 
                         "diff_ci_high", "diff_within_noise", "t_p", "wilcoxon_p", "boot_seed", "boot_diff",
                         "boot_ci_low", "boot_ci_high", "boot_p", "within_noise", "converged", "shared_updates",
                         "target_updates", "aux_updates"]
-SIGNIFICANCE_LEGEND = (f"ΔF1 over seeds: mean ± sd of the seed-paired differences with their 95% t-interval; "
+SIGNIFICANCE_COLUMNS += [c for c in STUDY_CSV_COLUMNS if c not in SIGNIFICANCE_COLUMNS]  # the macro rows' own
+SIGNIFICANCE_LEGEND = (f"Per target, each read on its own (uncorrected; the study's verdicts are the macro test's "
+                       f"above). ΔF1 over seeds: mean ± sd of the seed-paired differences with their 95% t-interval; "
                        f"{NOISE_MARK}: the interval contains 0 (or only one seed is paired): within seed noise. "
+                       f"ASO ε_min: almost stochastic order on the target's runs, Bonferroni over targets and rows. "
                        f"Bootstrap: one seed's test sentences resampled; within noise: its 95% interval contains 0 "
                        f"(test-sentence noise only, not seed noise). Updates: mean batches per run that trained the "
                        f"shared encoder, the target's head and each auxiliary corpus's head (a gain that comes with "
@@ -224,11 +245,12 @@ def _num(value, spec: str = ".2f") -> str:
     return format(value, spec)
 
 
-def _significance_markdown(rows: list[dict]) -> str:
+def _significance_markdown(rows: list[dict], comparisons: StudyComparisons) -> str:
+    """significance.md: the study-level (macro) comparisons, then the per-target tests and update counts."""
     header = ("| schedule | target | baseline | seeds | ΔF1 vs baseline (mean ± sd) [95% CI] | t-test p | Wilcoxon p "
-              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | converged "
-              "| shared updates | head updates | aux head updates |")
-    lines = [header, "|---" * 15 + "|"]
+              "| bootstrap seed | bootstrap ΔF1 [95% CI] | bootstrap p (two-sided) | within noise | ASO ε_min "
+              "| converged | shared updates | head updates | aux head updates |")
+    lines = [header, "|---" * 16 + "|"]
     for r in rows:
         diff = DASH if r.get("diff_mean") is None else f"{r['diff_mean']:+.2f}" + (
             "" if r.get("diff_sd") is None else f" ± {r['diff_sd']:.2f}") + (
@@ -238,10 +260,12 @@ def _significance_markdown(rows: list[dict]) -> str:
             f"{r['boot_diff']:+.2f} [{r['boot_ci_low']:+.2f}, {r['boot_ci_high']:+.2f}]")
         cells = [r["schedule"], r["target"], r["baseline"], str(r["seeds"]), diff, _num(r.get("t_p"), ".3g"),
                  _num(r.get("wilcoxon_p"), ".3g"), _num(r.get("boot_seed"), "d"), boot, _num(r.get("boot_p"), ".3g"),
-                 _num(r.get("within_noise")), r.get("converged", DASH), _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g"),
+                 _num(r.get("within_noise")), _num(r.get("aso_eps_min")), r.get("converged", DASH),
+                 _num(r.get("shared_updates"), "g"), _num(r.get("target_updates"), "g"),
                  _updates_text(r.get("aux_updates") or {}) or DASH]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n" + SIGNIFICANCE_LEGEND
+    return (f"### Macro over targets\n\n{study_markdown(comparisons)}\n\n### Per target\n\n" + "\n".join(lines)
+            + "\n\n" + SIGNIFICANCE_LEGEND)
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -298,17 +322,21 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 
 
 def _csv_cell(value):
-    if isinstance(value, dict):  # per corpus
+    if isinstance(value, dict):  # mean updates per corpus
         return _updates_text(value, ";", "=")
-    return "" if value is None else (round(value, 4) if isinstance(value, float) else value)
+    return csv_value(value)
 
 
-def _delta_csv(schedule: str, delta: Optional[MacroDelta]) -> list:
-    """table.csv's Δ columns: a baseline row names itself and leaves the rest empty."""
-    if delta is None:
-        return [schedule, None, None, None, None, None]
-    within = None if delta.mean is None else delta.within_noise
-    return [delta.baseline, delta.mean, delta.n, delta.ci_low, delta.ci_high, within]
+CELL_CSV_SUFFIXES = ("", "_sd", "_n")  # a table cell's mean, sd and seeds in table.csv
+
+
+def _table_csv(columns: list[str], rows: dict[str, dict[str, tuple]],
+               deltas: dict[str, Optional[RowComparison]]) -> tuple[list[str], list[list]]:
+    """``table.csv``'s header and rows: per column the cell's mean, sd and n, then the Δ macro columns."""
+    header = ["schedule", *(f"{c}{suffix}" for c in columns for suffix in CELL_CSV_SUFFIXES), *TABLE_DELTA_COLUMNS]
+    lines = [[schedule, *(value for c in columns for value in (row[c] or (None, None, 0))),
+              *delta_csv(schedule, deltas[schedule])] for schedule, row in rows.items()]
+    return header, lines
 
 
 def _markdown(table: str, significance: str) -> str:
@@ -319,7 +347,9 @@ def _markdown(table: str, significance: str) -> str:
 def format_report(study_dir: Union[str, Path], bootstrap_samples: int = 1000) -> str:
     """Both tables as Markdown, for a CLI to print without writing anything."""
     study = _Study(study_dir)
-    return _markdown(_printed_table(study)[3], _significance_markdown(_significance(study, bootstrap_samples)))
+    comparisons = study.compare(bootstrap_samples)
+    return _markdown(_printed_table(study, comparisons)[3],
+                     _significance_markdown(_significance(study, comparisons, bootstrap_samples), comparisons))
 
 
 def _report_folder(out: Path) -> Path:
@@ -339,23 +369,22 @@ def write_report(
 ) -> ReportPaths:
     """Writes tables (Markdown + CSV) and plots for a study, by default into ``study_dir/report/``."""
     study = _Study(study_dir)
+    comparisons = study.compare(bootstrap_samples)  # before anything is written: the slow part
     out = _report_folder(Path(out_dir) if out_dir is not None else study.study_dir / "report")
-    paths = ReportPaths(out, out / "table.md", out / "table.csv", out / "significance.md", out / "significance.csv")
+    paths = ReportPaths(out, out / "table.md", out / "table.csv", out / "significance.md", out / "significance.csv",
+                        runs_csv=out / "runs.csv")
 
-    columns, rows, deltas, table = _printed_table(study)
+    columns, rows, deltas, table = _printed_table(study, comparisons)
     paths.table_md.write_text(table + "\n", encoding="utf-8")
-    header = ["schedule"] + [f"{c}{suffix}" for c in columns for suffix in ("", "_sd", "_n")] + [
-        "baseline", "delta_macro", "delta_macro_n", "delta_macro_ci_low", "delta_macro_ci_high",
-        "delta_macro_within_noise"]
-    _write_csv(paths.table_csv, header, [
-        [s] + [v for c in columns for v in (row[c] if row[c] else (None, None, 0))] + _delta_csv(s, deltas[s])
-        for s, row in rows.items()])
+    _write_csv(paths.table_csv, *_table_csv(columns, rows, deltas))
+    _write_csv(paths.runs_csv, *csv_table(study.records))
 
-    significance_rows = _significance(study, bootstrap_samples)
-    significance = _significance_markdown(significance_rows)
+    significance_rows = _significance(study, comparisons, bootstrap_samples)
+    significance = _significance_markdown(significance_rows, comparisons)
     paths.significance_md.write_text(significance + "\n", encoding="utf-8")
     _write_csv(paths.significance_csv, SIGNIFICANCE_COLUMNS,
-               [[r.get(c) for c in SIGNIFICANCE_COLUMNS] for r in significance_rows])
+               [[r.get(c) for c in SIGNIFICANCE_COLUMNS] for r in significance_rows]
+               + study_csv_rows(comparisons, SIGNIFICANCE_COLUMNS))
 
     paths.plots = [p for p in (_plot_dev(study, t, out) for t in study.targets) if p is not None]
     if study.targets:

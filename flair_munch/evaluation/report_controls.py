@@ -10,8 +10,9 @@ whether the auxiliary data helps beyond the steps.
 from pathlib import Path
 from typing import Optional, Union
 
-from flair_munch.evaluation.report_table import NOISE_MARK, MacroDelta, interval, macro_deltas
+from flair_munch.evaluation.report_table import format_delta
 from flair_munch.evaluation.results_index import ResultRecord, run_folder
+from flair_munch.evaluation.study_statistics import RowComparison
 from flair_munch.training.result import TrainingResult
 
 
@@ -44,33 +45,35 @@ def converged_text(records: list[ResultRecord], study_dir: Union[str, Path]) -> 
     return f"{sum(known)} of {len(known)}" if known else "—"
 
 
-READING = {
+READING = {  # by the Holm-corrected verdict of the row against its control
     "above": "beyond its control: the auxiliary data helps, not only the extra updates",
     "below": "below its control: the extra target updates alone do better",
     "within": "within seed noise of its control: the gain over single-task may be the extra updates",
-    "one-seed": "one seed: run more to compare",
-    "none": "no seed in common with its control",
 }
 
 
-def controls_block(macro_by_seed: dict[str, dict[int, float]], pairs: dict[str, str],
-                   deltas: dict[str, Optional[MacroDelta]]) -> str:
-    """A Markdown table: each matched row's macro gain over single-task and over its step-count control."""
-    if not pairs:
+def reading(compared: RowComparison) -> str:
+    """The reading of a row against its control; within noise it says what the seeds could have detected."""
+    if compared.verdict == "untested":
+        return "not tested: " + ("; ".join(compared.reasons) or "no paired runs")
+    text = READING[compared.verdict]
+    if compared.verdict == "within" and compared.min_detectable is not None:
+        seeds = min(compared.macro.seeds.values())
+        text += f" ({seeds} seeds cannot detect less than {compared.min_detectable:.1f} F1)"
+    return text
+
+
+def controls_block(rows: dict[str, RowComparison], controls: dict[str, RowComparison]) -> str:
+    """A Markdown table: each matched row's macro gain over its baseline and over its step-count control
+    (the controls are their own Holm family)."""
+    if not controls:
         return ""
-    against = macro_deltas({**{row: macro_by_seed.get(row, {}) for row in pairs},
-                            **{control: macro_by_seed.get(control, {}) for control in pairs.values()}},
-                           {**pairs, **{control: control for control in pairs.values()}})
     lines = ["Step-count controls: single-task trained for as many target-head updates as the row it matches "
              "(`matched-single-task`).", "",
-             "| schedule | Δ macro vs its baseline | control | Δ macro vs its control [95% CI] | reading |",
+             "| schedule | Δ macro vs its baseline | control | Δ macro vs its control [Holm-level CI] | reading |",
              "|---|---|---|---|---|"]
-    for row, control in pairs.items():
-        base, own = deltas.get(row), against[row]
-        base_text = "—" if base is None or base.mean is None else f"{base.mean:+.2f}"
-        own_text = "n/a" if own is None or own.mean is None else (
-            f"{own.mean:+.2f} {interval(own.ci_low, own.ci_high, own.n)}" + (f" {NOISE_MARK}" if own.within_noise
-                                                                             else ""))
-        reading = READING[own.direction if own is not None else "none"]
-        lines.append(f"| {row} | {base_text} | {control} | {own_text} | {reading} |")
+    for row, compared in controls.items():
+        base = rows.get(row)
+        base_text = "—" if base is None or base.macro.delta is None else f"{base.macro.delta:+.2f}"
+        lines.append(f"| {row} | {base_text} | {compared.baseline} | {format_delta(compared)} | {reading(compared)} |")
     return "\n".join(lines)

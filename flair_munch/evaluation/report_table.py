@@ -1,78 +1,71 @@
 """The printed table of a study report: F1 cells, the macro difference to the baseline row with its
-95 % interval over seeds, noise marks, a legend line and one sentence on what the study can conclude.
+Holm-corrected interval (:mod:`flair_munch.evaluation.study_statistics`), noise marks, a legend line and
+one line per compared row on what the study can conclude.
 
-Everything here works on numbers :mod:`flair_munch.evaluation.report` has already computed, so the
-table, the CSV and the sentence are derived from the same values.
+Everything here works on comparisons :mod:`flair_munch.evaluation.report` has already computed, so the
+table, the CSV and the sentences are derived from the same values.
 """
 
-from dataclasses import dataclass
 from typing import Optional
 
-from flair_munch.evaluation.statistics import paired_difference
+from flair_munch.evaluation.study_statistics import RowComparison
 
 NOISE_MARK = "≈"
 
 
-@dataclass
-class MacroDelta:
-    """Macro F1 (x100) of a row minus its baseline row's, paired by the seeds both have."""
-
-    baseline: str
-    n: int = 0  # paired seeds; 0 when the baseline row is missing or shares no seed
-    mean: Optional[float] = None
-    ci_low: Optional[float] = None  # 95 % t-interval over seeds; None for n < 2
-    ci_high: Optional[float] = None
-    within_noise: bool = True  # the interval contains 0, or fewer than 2 paired seeds
-
-    @property
-    def direction(self) -> str:
-        """"above" / "below" the baseline beyond seed noise, "within" noise, or "none" (no pair)."""
-        if self.mean is None:
-            return "none"
-        if self.n < 2:
-            return "one-seed"
-        if self.within_noise:
-            return "within"
-        return "above" if self.mean > 0 else "below"
+def within_noise(compared: RowComparison) -> Optional[bool]:
+    """False only when Holm's corrected test puts the row beyond seed noise; None when there is no Δ at all."""
+    if compared.macro.delta is None:
+        return None
+    return compared.verdict not in ("above", "below")
 
 
-def macro_deltas(
-    macro_by_seed: dict[str, dict[int, float]], baselines: dict[str, str]
-) -> dict[str, Optional[MacroDelta]]:
-    """Per row: its :class:`MacroDelta`, or None for a baseline row (a row that is its own baseline)."""
-    deltas: dict[str, Optional[MacroDelta]] = {}
-    for schedule, values in macro_by_seed.items():
-        baseline = baselines[schedule]
-        if schedule == baseline:
-            deltas[schedule] = None
-            continue
-        base = macro_by_seed.get(baseline, {})
-        seeds = sorted(set(values) & set(base))
-        if not seeds:
-            deltas[schedule] = MacroDelta(baseline)
-            continue
-        diff = paired_difference([values[s] for s in seeds], [base[s] for s in seeds])
-        deltas[schedule] = MacroDelta(baseline, diff["n"], diff["mean"], diff["ci_low"], diff["ci_high"],
-                                      diff["within_noise"])
-    return deltas
+def paired_seeds(compared: RowComparison) -> int:
+    """The fewest paired seeds of any target."""
+    return min(compared.macro.seeds.values(), default=0)
+
+
+TABLE_DELTA_COLUMNS = {  # table.csv's Δ columns: header -> its cell, from a row's comparison with its baseline
+    "baseline": lambda compared: compared.baseline,
+    "delta_macro": lambda compared: compared.macro.delta,
+    "delta_macro_n": paired_seeds,
+    "delta_macro_ci_low": lambda compared: compared.macro.ci_low,
+    "delta_macro_ci_high": lambda compared: compared.macro.ci_high,
+    "delta_macro_ci_level": lambda compared: None if compared.macro.ci_low is None else compared.macro.confidence,
+    "delta_macro_p_holm": lambda compared: compared.p_holm,
+    "delta_macro_within_noise": within_noise,
+}
+
+
+def delta_csv(schedule: str, compared: Optional[RowComparison]) -> list:
+    """table.csv's Δ cells of a row: a baseline row names itself and leaves the rest empty."""
+    if compared is None:
+        return [schedule] + [None] * (len(TABLE_DELTA_COLUMNS) - 1)
+    return [cell(compared) for cell in TABLE_DELTA_COLUMNS.values()]
 
 
 def interval(low: Optional[float], high: Optional[float], n: int) -> str:
     return f"[{low:+.2f}, {high:+.2f}]" if low is not None else f"[n/a ({n} seed{'s' if n != 1 else ''})]"
 
 
-def format_delta(delta: Optional[MacroDelta]) -> str:
-    if delta is None:
-        return "baseline"
-    if delta.mean is None:
+def holm_interval(compared: RowComparison) -> str:
+    """``+5.79 [+1.78, +9.80]`` (the interval at the row's Holm level), or ``n/a`` without a Δ."""
+    if compared.macro.delta is None:
         return "n/a"
-    text = f"{delta.mean:+.2f} {interval(delta.ci_low, delta.ci_high, delta.n)}"
-    return f"{text} {NOISE_MARK}" if delta.within_noise else text
+    macro = compared.macro
+    return f"{macro.delta:+.2f} {interval(macro.ci_low, macro.ci_high, paired_seeds(compared))}"
 
 
-def baseline_label(deltas: dict[str, Optional[MacroDelta]]) -> str:
+def format_delta(compared: Optional[RowComparison]) -> str:
+    if compared is None:
+        return "baseline"
+    text = holm_interval(compared)
+    return f"{text} {NOISE_MARK}" if within_noise(compared) else text
+
+
+def baseline_label(comparisons: dict[str, Optional[RowComparison]]) -> str:
     """The baseline's name when every compared row has the same one, else "baseline"."""
-    names = {d.baseline for d in deltas.values() if d is not None}
+    names = {c.baseline for c in comparisons.values() if c is not None}
     return names.pop() if len(names) == 1 else "baseline"
 
 
@@ -92,12 +85,12 @@ def shown_columns(columns: list[str], targets: list[str]) -> list[str]:
 
 
 def table_markdown(columns: list[str], rows: dict[str, dict[str, tuple]],
-                   deltas: dict[str, Optional[MacroDelta]]) -> str:
+                   comparisons: dict[str, Optional[RowComparison]]) -> str:
     best = {}
     for column in columns:
         means = [round(r[column][0], 2) for r in rows.values() if r[column] is not None]
         best[column] = max(means) if means else None
-    header = [*columns, f"Δ macro vs {baseline_label(deltas)} [95% CI]"]
+    header = [*columns, f"Δ macro vs {baseline_label(comparisons)} [Holm-level CI]"]
     lines = ["| schedule | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for schedule, row in rows.items():
         cells = []
@@ -106,74 +99,61 @@ def table_markdown(columns: list[str], rows: dict[str, dict[str, tuple]],
             if row[column] is not None and len(rows) > 1 and round(row[column][0], 2) == best[column]:
                 text = f"**{text}**"
             cells.append(text)
-        cells.append(format_delta(deltas.get(schedule)))
+        cells.append(format_delta(comparisons.get(schedule)))
         lines.append(f"| {schedule} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-LEGEND = (f"Test F1 x100, mean ± sd over seeds, bold: best mean per column. Δ macro: macro F1 minus the "
-          f"baseline row's, paired by seed, with its 95% t-interval over seeds; {NOISE_MARK}: the interval "
-          f"contains 0 (or only one seed is paired): within seed noise; no mark: beyond seed noise.")
+LEGEND = (f"Test F1 x100, mean ± sd over seeds, bold: best mean per column. Δ macro: the mean over targets of each "
+          f"target's seed-paired difference to the baseline row. Δ and {NOISE_MARK} from the targets-independent "
+          f"t-test (Welch–Satterthwaite df), Holm-corrected over the m rows compared with the same baseline; "
+          f"interval at the Holm step's level; {NOISE_MARK}: within seed noise after the correction (or not "
+          f"testable: one seed); no mark: beyond seed noise. Other tests, power and seeds needed: significance.md.")
 
 
 def _names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _be(names: list[str]) -> str:
-    return "is" if len(names) == 1 else "are"
+def _base(comparisons: dict[str, Optional[RowComparison]]) -> str:
+    label = baseline_label(comparisons)
+    return label if label != "baseline" else "its baseline row"
 
 
-def _beyond(names: list[str], deltas: dict[str, MacroDelta], side: str, base: str) -> str:
-    cis = [interval(deltas[s].ci_low, deltas[s].ci_high, deltas[s].n) for s in names]
-    if len(names) == 1:
-        numbers = f"{deltas[names[0]].mean:+.2f} macro F1, 95% CI {cis[0]}"
-    else:
-        numbers = "macro F1 " + ", ".join(f"{deltas[s].mean:+.2f} {ci}" for s, ci in zip(names, cis)) + ", 95% CIs"
-    text = f"{_names(names)} {_be(names)} {side} {base} beyond seed noise ({numbers})"
-    return text if len(names) == 1 else text + ", which does not rank them against each other"
+def _lead(compared: dict[str, RowComparison], targets: list[str]) -> str:
+    """``With 3 seeds on a and b:`` (the paired seeds per target, the fewest to the most)."""
+    counts = sorted({paired_seeds(c) for c in compared.values() if c.macro.seeds})
+    seeds = "" if not counts else ("one seed" if counts[-1] == 1 else f"{counts[0]} seeds" if len(counts) == 1
+                                   else f"{counts[0]} to {counts[-1]} paired seeds")
+    on = f"on {_names(targets)}" if targets else ""
+    return f"With {seeds} {on}:" if seeds else f"{on[:1].upper()}{on[1:]}:"
 
 
-def conclusion(deltas: dict[str, Optional[MacroDelta]], targets: list[str], more_updates: set[str]) -> str:
-    """One plain sentence on what the table can and cannot conclude, from the same deltas it shows.
+def conclusion(comparisons: dict[str, Optional[RowComparison]], targets: list[str], more_updates: set[str]) -> str:
+    """What the table can and cannot conclude: one line per compared row, from the Holm-corrected comparison it
+    shows (with power and seeds needed where a row is within noise).
 
     ``more_updates``: rows whose shared encoder took more updates than their baseline row's.
     """
-    compared = {s: d for s, d in deltas.items() if d is not None and d.mean is not None}
+    compared = {s: c for s, c in comparisons.items() if c is not None}
     if not compared:
-        return ("No row has a baseline row with the same seeds to compare against, so this study shows F1 levels "
-                "only and cannot rank the schedules.")
-    label = baseline_label(deltas)
-    base = label if label != "baseline" else "its baseline row"
-    counts = sorted({d.n for d in compared.values()})
-    on = f" on {_names(targets)}" if targets else ""
-    groups = {key: [s for s, d in compared.items() if d.direction == key] for key in ("above", "below", "within")}
-    if counts[-1] < 2:
-        values = ", ".join(f"{s} {d.mean:+.2f}" for s, d in compared.items())
-        return (f"With one seed{on}, the macro F1 differences to {base} ({values}) are not a finding: one seed "
-                f"cannot separate schedules from seed noise, so run more seeds.")
-    seeds = f"{counts[0]} seeds" if len(counts) == 1 else f"{counts[0]} to {counts[-1]} paired seeds"
-    start = f"With {seeds}{on}, "
-    if not groups["above"] and not groups["below"]:
-        names = list(compared)
-        verb = "does" if len(names) == 1 else "do"
-        return (start + f"{_names(names)} {verb} not differ from {base} beyond seed noise (every 95% CI "
-                f"contains 0), so this study cannot rank {'the two' if len(names) == 1 else 'them'}.")
-    parts = [_beyond(groups[side], compared, side, base) for side in ("above", "below") if groups[side]]
-    unresolved = [s for s, d in compared.items() if d.direction in ("within", "one-seed")]
-    if unresolved:
-        they = "it is" if len(unresolved) == 1 else "they are"
-        parts.append(f"{_names(unresolved)} {_be(unresolved)} within seed noise of {base}, so this study cannot "
-                     f"say whether {they} better or worse")
-    steps = [s for s in groups["above"] if s in more_updates]
+        return ("No row has a baseline row to compare against, so this study shows F1 levels only and cannot "
+                "rank the schedules.")
+    lines = [_lead(compared, targets), *(f"- {c.conclusion}" for c in compared.values())]
+    for side in ("above", "below"):
+        names = [s for s, c in compared.items() if c.verdict == side]
+        if len(names) > 1:
+            lines.append(f"- {_names(names)} are each {side} {_base(comparisons)} beyond seed noise, "
+                         f"which does not rank them against each other")
+    steps = [s for s, c in compared.items() if c.verdict == "above" and s in more_updates]
     if steps:
-        parts.append(f"{_names(steps)} also took more shared-encoder updates than {base} (see significance.md), "
-                     f"so a gain can be more steps rather than the schedule")
-    return start + "; ".join(parts) + "."
+        lines.append(f"- {_names(steps)} also took more shared-encoder updates than {_base(comparisons)} "
+                     f"(see significance.md), so a gain can be more steps rather than the schedule")
+    return "\n".join(lines)
 
 
-def table_block(columns: list[str], rows: dict[str, dict[str, tuple]], deltas: dict[str, Optional[MacroDelta]],
-                targets: list[str], more_updates: set[str]) -> str:
-    """What ``table.md`` holds and the CLI prints: the table, the legend line and the sentence."""
-    return (f"{table_markdown(shown_columns(columns, targets), rows, deltas)}\n\n{LEGEND}\n\n"
-            f"{conclusion(deltas, targets, more_updates)}")
+def table_block(columns: list[str], rows: dict[str, dict[str, tuple]],
+                comparisons: dict[str, Optional[RowComparison]], targets: list[str], more_updates: set[str]) -> str:
+    """What ``table.md`` holds and the CLI prints: the table, the legend line and the conclusions."""
+    return (f"{table_markdown(shown_columns(columns, targets), rows, comparisons)}\n\n{LEGEND}\n\n"
+            f"{conclusion(comparisons, targets, more_updates)}")

@@ -8,14 +8,18 @@ Every node must see the driver's working directory, ``output_dir`` and the embed
 same paths (a shared filesystem), and have flair-munch installed (docs/distributed.md).
 """
 
+from __future__ import annotations
+
 import logging
 import os
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from flair_munch.execution.executors import Executor
-from flair_munch.study.job_runner import JobOutcome, run_job
-from flair_munch.execution.ray_cluster import LocalClusterRecord, probe_address, resource_problem, stop_leftovers
+from flair_munch.execution.base import Executor, JobFunction
+
+if TYPE_CHECKING:  # ray_cluster needs psutil (the Ray extra): imported where the executor is used, not registered
+    from flair_munch.execution.ray_cluster import LocalClusterRecord
+    from flair_munch.execution.settings import ExecutionSettings
 
 log = logging.getLogger("flair_munch")
 
@@ -38,8 +42,9 @@ class _RunningBoard:
         return list(self.running.values())
 
 
-def _job_task(recipe, job, cwd: str, threads: int, retry_failed: bool, board, *needed) -> JobOutcome:
-    """One job in a Ray worker: the driver's working directory, ``threads`` torch threads (no oversubscription)."""
+def _job_task(run_job: JobFunction, recipe, job, cwd: str, threads: int, retry_failed: bool, board, *needed):
+    """One job, run by the driver's ``run_job`` in a Ray worker: the driver's working directory, ``threads`` torch
+    threads (no oversubscription)."""
     import torch
 
     if os.path.isdir(cwd):
@@ -52,6 +57,7 @@ def _job_task(recipe, job, cwd: str, threads: int, retry_failed: bool, board, *n
     return run_job(recipe, job, progress=False, retry_failed=retry_failed, executor="ray")
 
 
+@Executor.register("ray")
 class RayExecutor(Executor):
     """Runs the plan on Ray: a local cluster (``address=None``), the one on this machine (``auto``) or ``HOST:PORT``.
 
@@ -62,14 +68,31 @@ class RayExecutor(Executor):
         max_retries: restarts of a task whose worker or node died.
     """
 
-    name = "ray"
-
     def __init__(self, address: Optional[str] = None, workers: Optional[int] = None, cpus_per_run: int = 1,
                  gpus_per_run: float = 0.0, max_retries: int = 3) -> None:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise RuntimeError("--executor ray needs Ray: install the extra with pip install -e \".[ray]\" "
+                               "(or pip install \"flair-munch[ray]\")") from None
         self.address, self.workers = address, workers
         self.cpus_per_run, self.gpus_per_run, self.max_retries = cpus_per_run, gpus_per_run, max_retries
         self._connected = self._owner = False  # connected; and made the connection (so shuts it down)
         self._record: Optional[LocalClusterRecord] = None  # the local cluster this executor started
+
+    @classmethod
+    def from_settings(cls, settings: ExecutionSettings) -> RayExecutor:
+        return cls(address=settings.address, workers=settings.workers, cpus_per_run=settings.cpus_per_run,
+                   gpus_per_run=settings.gpus_per_run, max_retries=settings.max_retries)
+
+    @classmethod
+    def stop_leftovers(cls) -> None:
+        """Stops what local Ray clusters of drivers killed earlier left running (docs/distributed.md)."""
+        try:
+            from flair_munch.execution.ray_cluster import stop_leftovers
+        except ImportError:  # no psutil: the Ray extra is not installed, so no local cluster was ever recorded
+            return
+        stop_leftovers()
 
     def connect(self) -> None:
         """Joins or starts the cluster and checks that a run fits on a node (``RuntimeError``, one line, if not).
@@ -77,6 +100,8 @@ class RayExecutor(Executor):
         Called before a study writes anything; a second call does nothing until :meth:`execute` shuts down.
         """
         import ray
+
+        from flair_munch.execution.ray_cluster import resource_problem
 
         if self._connected:
             return
@@ -92,6 +117,8 @@ class RayExecutor(Executor):
 
     def _start_or_join(self, ray) -> None:
         """``ray.init`` of the address (probed first: Ray's connect waits for ever), or of a local cluster."""
+        from flair_munch.execution.ray_cluster import LocalClusterRecord, probe_address, stop_leftovers
+
         env = {name: os.environ[name] for name in FORWARDED_ENV if name in os.environ}
         options = dict(log_to_driver=False, runtime_env={"env_vars": env} if env else None)
         if self.address:
@@ -119,25 +146,25 @@ class RayExecutor(Executor):
         self._connected = self._owner = False
         self._record = None
 
-    def execute(self, plan, on_done, progress, show_bars=False, retry_failed=False) -> None:
+    def execute(self, plan, run_job, on_done, progress, show_bars=False, retry_failed=False) -> None:
         import ray
 
         self.connect()
         try:
-            self._run(ray, plan, on_done, progress, retry_failed)
+            self._run(ray, plan, run_job, on_done, progress, retry_failed)
         finally:
             self.disconnect()
 
-    def _run(self, ray, plan, on_done, progress, retry_failed) -> None:
+    def _run(self, ray, plan, run_job, on_done, progress, retry_failed) -> None:
         board = ray.remote(num_cpus=0)(_RunningBoard).remote()
         task = ray.remote(_job_task)
-        recipe = ray.put(plan.recipe)
+        recipe, job_function = ray.put(plan.recipe), ray.put(run_job)
         refs, jobs = {}, {}
         for job in plan.jobs:  # plan order puts each job after what it needs
             needed = [refs[key] for key in job.needs if key in refs]
             ref = task.options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries,
                                retry_exceptions=False, name=job.label).remote(
-                recipe, job, os.getcwd(), self.cpus_per_run, retry_failed, board, *needed)
+                job_function, recipe, job, os.getcwd(), self.cpus_per_run, retry_failed, board, *needed)
             refs[job.key], jobs[ref] = ref, job
         pending, done = list(jobs), 0
         while pending:

@@ -4,10 +4,11 @@ Nothing here enters a run id: the same recipe gives the same runs, and the same 
 any executor (docs/distributed.md).
 """
 
-from dataclasses import asdict, dataclass, fields, replace
+import dataclasses
+from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable
 from typing import Optional
 
-EXECUTORS = ("sequential", "ray")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,15 @@ class ExecutionSettings:
     max_retries: int = 3
 
     def replace(self, **changes) -> "ExecutionSettings":
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """These settings with some changed (as ``TrainingSettings.replace``); unknown names raise a ``TypeError``."""
+        unknown = sorted(set(changes) - set(FIELDS))
+        if unknown:
+            raise TypeError(f"unknown execution settings {unknown}; valid: {', '.join(FIELDS)}")
+        return dataclasses.replace(self, **changes)
+
+    def with_flags(self, **flags) -> "ExecutionSettings":
+        """These settings with the command-line flags that were given (``None``: not given, the recipe's stays)."""
+        return self.replace(**{key: value for key, value in flags.items() if value is not None})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,11 +51,13 @@ class ExecutionSettings:
 FIELDS = {f.name: f for f in fields(ExecutionSettings)}
 
 
-def execution_problems(settings: dict) -> list[tuple[str, str, str]]:
-    """(key, problem, fix) for each invalid ``execution:`` value (types are checked by the schema)."""
+def execution_problems(settings: dict, executors: Iterable[str]) -> list[tuple[str, str, str]]:
+    """(key, problem, fix) for each invalid ``execution:`` value (types are checked by the schema); ``executors``:
+    the registered names (``Executor.registry``, handed in: executors take these settings, so we import none)."""
     problems = []
-    if settings.get("executor", "sequential") not in EXECUTORS:
-        problems.append(("executor", f"unknown executor {settings['executor']!r}", f"Choose one of: {', '.join(EXECUTORS)}."))
+    if settings.get("executor", "sequential") not in executors:
+        problems.append(("executor", f"unknown executor {settings['executor']!r}",
+                         f"Choose one of: {', '.join(executors)}."))
     for key in ("workers", "cpus_per_run"):
         value = settings.get(key)
         if value is not None and value < 1:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import collections.abc
-import difflib
 import typing
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
+from flair_munch.names import did_you_mean
 from flair_munch.recipes.recipe import TRAINING_MOVED, KeyPath
 
 
@@ -54,11 +54,6 @@ def _type_name(tp: Any) -> str:
     return {type(None): "null", dict: "a mapping", list: "a list", Path: "str"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _suggest(key: str, valid: Sequence[str]) -> str:
-    near = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
-    return f"Did you mean `{near[0]}`? " if near else ""
-
-
 class _Checker:
     """Collects every problem with its location, so one run of a recipe reports them all."""
 
@@ -97,7 +92,7 @@ class _Checker:
         for key, item in value.items():
             if key not in valid:
                 moved = TRAINING_MOVED.get(key) if path == ("training",) else None
-                fix = f"Set it with {moved} instead." if moved else _suggest(key, valid) + f"Valid {what}: {', '.join(valid)}."
+                fix = f"Set it with {moved} instead." if moved else did_you_mean(key, valid) + f"Valid {what}: {', '.join(valid)}."
                 self.error(path + (key,), f"unknown key `{key}`", fix)
             elif self.typed(item, path + (key,), valid[key][0]):
                 known[key] = item

@@ -6,6 +6,7 @@ Key names are the Python API's argument names, read from the signatures of ``Mul
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import itertools
@@ -85,6 +86,17 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
 }
 EXECUTION_KEYS = _params(ExecutionSettings, ())
 """``execution:`` keys: the fields of ``ExecutionSettings`` (how runs are executed; not part of any run id)."""
+
+
+def top_defaults() -> dict:
+    """The default of every optional top-level key, as ``TOP_KEYS`` (their one home) gives it; a fresh copy."""
+    return copy.deepcopy({key: default for key, (_, default) in TOP_KEYS.items() if default is not _NO_DEFAULT})
+
+
+def _top_default(key: str):
+    """A ``Recipe`` field that defaults to the top-level key's default in ``TOP_KEYS``."""
+    return field(default_factory=lambda: top_defaults()[key])
+
 
 def _option_text(value: Any) -> str:
     """An option's value in a report row: ``[a,b]``, ``{a:0.3,b:1}`` or the value."""
@@ -191,24 +203,24 @@ class Recipe:
     targets: list[str]
     aux: dict[str, list[str]]
     schedules: list[ScheduleSpec]
-    data_dir: Optional[str] = None
-    samples: bool = False
-    device: str = "auto"
-    embeddings: Union[str, list[str]] = "default"
+    data_dir: Optional[str] = _top_default("data_dir")
+    samples: bool = _top_default("samples")
+    device: str = _top_default("device")
+    embeddings: Union[str, list[str]] = _top_default("embeddings")
     model: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
     grid: dict = field(default_factory=lambda: {k: list(d) for k, (_, d) in GRID_KEYS.items()})
-    seeds: list[int] = field(default_factory=lambda: [1])
-    test_with_dev: bool = False
-    target_train_size: Optional[Union[int, float, str, list]] = None
-    aux_train_size: Optional[Union[int, float, str]] = None
-    dev_size: Optional[Union[int, float, str]] = None  # every corpus's dev cut, unless the corpus sets its own
+    seeds: list[int] = _top_default("seeds")
+    test_with_dev: bool = _top_default("test_with_dev")
+    target_train_size: Optional[Union[int, float, str, list]] = _top_default("target_train_size")
+    aux_train_size: Optional[Union[int, float, str]] = _top_default("aux_train_size")
+    dev_size: Optional[Union[int, float, str]] = _top_default("dev_size")  # every corpus's, unless it sets its own
     variants: dict[str, dict] = field(default_factory=dict)
-    embedding_store: str = "auto"
-    embedding_store_dtype: str = "float32"
-    mix_percent: Optional[Union[float, list]] = None
-    mix_source: str = "all"
-    mix_from: Optional[list[str]] = None
+    embedding_store: str = _top_default("embedding_store")
+    embedding_store_dtype: str = _top_default("embedding_store_dtype")
+    mix_percent: Optional[Union[float, list]] = _top_default("mix_percent")
+    mix_source: str = _top_default("mix_source")
+    mix_from: Optional[list[str]] = _top_default("mix_from")
     corpus_paths: dict[str, str] = field(default_factory=dict)  # folder corpora: name -> folder (not in run ids)
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)  # how runs are executed (not in run ids)
     path: Optional[str] = None

@@ -9,23 +9,25 @@ keys and their types are read from those signatures and cannot drift from the co
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.named_corpus import read_splits
 from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus, resolve_data_dir
-from flair_munch.corpora.subsample import resolve_size
 from flair_munch.training.schedules import SCHEDULES, Schedule
-from flair_munch.training.settings import training_problems
 from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec is re-exported)
-    _NO_DEFAULT, CORPUS_KEYS, EXECUTION_KEYS, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TOP_KEYS, TRAINING_KEYS, KeyPath, Recipe, RunSpec,
-    ScheduleSpec, _params,
+    _NO_DEFAULT, CORPUS_KEYS, EXECUTION_KEYS, TOP_KEYS, KeyPath, Recipe, RunSpec, ScheduleSpec, _params, top_defaults,
 )
+from flair_munch.execution import Executor
 from flair_munch.execution.settings import ExecutionSettings, execution_problems
-from flair_munch.recipes.checker import RecipeError, _Checker, _suggest
+from flair_munch.names import did_you_mean
+from flair_munch.recipes.checker import RecipeError, _Checker
 from flair_munch.recipes.recipe_yaml import _apply_override, _compose
+from flair_munch.recipes.sections import (
+    check_mixing_and_store, check_output_dir, check_size, grid_section, model_section, seeds_section,
+    target_train_sizes, training_section, variants_section,
+)
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -84,20 +86,61 @@ def check_data(recipe: Recipe) -> None:
 # ----- validation -----
 
 
+# the top-level keys a Recipe takes as given (or at their defaults)
+PLAIN_TOP_KEYS = ("data_dir", "samples", "device", "embeddings", "test_with_dev", "aux_train_size", "dev_size",
+                  "embedding_store_dtype", "mix_percent", "mix_source")
+
+
 def _validate(data: dict, check: _Checker) -> Recipe:
     """Checks every section and returns the normalised recipe (meaningful only if no problem was found)."""
+    top = _top_level(data, check)
+    corpora, names, corpus_paths = _corpora(top.get("corpora") or {}, check, top["data_dir"])
+    targets, aux = _targets_and_aux(top, corpora, names, check)
+    schedules = _schedules(top.get("schedules", []), aux, names, check)
+    training = training_section(top["training"], check)
+    model, model_keys = model_section(top["model"], check)
+    variants = variants_section(top["variants"], model, model_keys, check)
+    for key in ("aux_train_size", "dev_size"):
+        check_size(top[key], (key,), check)
+    sizes = target_train_sizes(top["target_train_size"], check)
+    grid = grid_section(top["grid"], check)
+    seeds = seeds_section(top["seeds"], check)
+    check_mixing_and_store(top, check)
+    mix_from = _references(top["mix_from"], ("mix_from",), names, check) if top["mix_from"] else None
+    check_output_dir(top.get("output_dir"), check)
+    execution = check.mapping(top["execution"], ("execution",), EXECUTION_KEYS, "execution keys")
+    for key, problem, fix in execution_problems(execution, Executor.registry):
+        check.error(("execution", key), problem, fix)
+    if top["embeddings"] == [] or top["embeddings"] == "":
+        check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
+    store = {True: "auto", False: "off"}.get(top["embedding_store"], top["embedding_store"])
+    return Recipe(name=top.get("name", ""), output_dir=top.get("output_dir", ""), corpora=corpora, targets=targets,
+                  aux=aux, schedules=schedules, model=model, training=training, grid=grid, seeds=seeds,
+                  target_train_size=sizes, variants=variants, embedding_store=store, mix_from=mix_from,
+                  corpus_paths=corpus_paths, execution=ExecutionSettings(**execution),
+                  **{key: top[key] for key in PLAIN_TOP_KEYS})
+
+
+def _top_level(data: dict, check: _Checker) -> dict:
+    """The known, well-typed top-level keys, the optional ones missing at their defaults (``top_defaults``);
+    reports missing required keys and an unknown ``device``."""
     top = check.mapping(data, (), TOP_KEYS, "top-level keys")
     for key, (_, default) in TOP_KEYS.items():
         if default is _NO_DEFAULT and key not in data:
             check.error((), f"missing required key `{key}`", f"Add `{key}:` (see the README's recipe example).")
     if "device" in top and not _DEVICE.match(top["device"]):
         check.error(("device",), f"unknown device {top['device']!r}", "Use auto, cpu, cuda or cuda:N.")
-    corpora, names, corpus_paths = _corpora(top.get("corpora") or {}, check, top.get("data_dir"))
+    return top_defaults() | top
+
+
+def _targets_and_aux(top: dict, corpora: dict, names: dict[str, str], check: _Checker
+                     ) -> tuple[list[str], dict[str, list[str]]]:
+    """The target names, and each target's auxiliary corpora (its `aux` entry, else every other corpus)."""
     targets = _references(top.get("targets", []), ("targets",), names, check)
     if "targets" in top and not targets:
         check.error(("targets",), "no target corpus", "List at least one key of `corpora`.")
     aux = {t: [n for n in corpora if n != t] for t in targets}
-    for target, items in (top.get("aux") or {}).items():
+    for target, items in (top["aux"] or {}).items():
         path = ("aux", target)
         resolved = _references([target], path, names, check)
         if resolved and resolved[0] not in targets:
@@ -106,97 +149,7 @@ def _validate(data: dict, check: _Checker) -> Recipe:
             aux[resolved[0]] = _references(items, path, names, check)
             if resolved[0] in aux[resolved[0]]:
                 check.error(path, f"the target `{resolved[0]}` is listed as its own auxiliary corpus", "Remove it.")
-    schedules = _schedules(top.get("schedules", []), aux, names, check)
-    training = {k: d for k, (_, d) in TRAINING_KEYS.items()} | check.mapping(
-        top.get("training"), ("training",), TRAINING_KEYS, "training keys (TrainingSettings fields)")
-    for key, problem, fix in training_problems(training):
-        check.error(("training", key), problem, fix)
-    model, model_keys = _model(top.get("model"), check)
-    variants = {}
-    section = top.get("variants")
-    if section is not None and (not isinstance(section, dict) or not section):
-        check.error(("variants",), f"expected a mapping of variant names to model keys, got {section!r}",
-                    "Write e.g. `variants: {baseline: {tasks: []}, all: {tasks: [sce, sen, tie, tbl]}}`.")
-    for name, options in (section or {}).items() if isinstance(section, dict) else ():
-        variants[str(name)] = check.mapping(options, ("variants", name), model_keys,
-                                            f"model keys of a {model['type']} variant")
-    for key in ("aux_train_size", "dev_size"):
-        _check_size(top.get(key), (key,), check)
-    sizes = top.get("target_train_size")
-    for i, size in enumerate(sizes if isinstance(sizes, list) else [sizes] if sizes is not None else []):
-        path = ("target_train_size", i) if isinstance(sizes, list) else ("target_train_size",)
-        if size == "all" and isinstance(sizes, list):
-            continue
-        try:
-            resolve_size(size, 100)
-        except (ValueError, TypeError) as exc:
-            check.error(path, str(exc).split(": ", 1)[-1].split(". ")[0], "Use e.g. 1000, 0.1, '10%' (or `all` in a list).")
-    if isinstance(sizes, list):
-        if not sizes or len(set(map(str, sizes))) != len(sizes):
-            check.error(("target_train_size",), f"expected a non-empty list of distinct sizes, got {sizes!r}",
-                        "Write e.g. `target_train_size: [1000, 2000, 5000, all]`.")
-        sizes = [None if size == "all" else size for size in sizes]
-    grid = {k: list(d) for k, (_, d) in GRID_KEYS.items()}
-    for key, values in check.mapping(top.get("grid"), ("grid",), GRID_KEYS, "grid keys").items():
-        grid[key] = values if isinstance(values, list) else [values]
-        if not grid[key] or any(v <= 0 for v in grid[key]):
-            check.error(("grid", key), f"expected a non-empty list of positive numbers, got {values!r}",
-                        f"Write e.g. `{key}: {list(GRID_KEYS[key][1])}`.")
-    seeds = top.get("seeds", [1])
-    seeds = seeds if isinstance(seeds, list) else [seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        check.error(("seeds",), f"expected a non-empty list of distinct seeds, got {seeds!r}", "Write e.g. `seeds: [1, 2, 3]`.")
-    if top.get("embedding_store_dtype", "float32") not in ("float32", "float16"):
-        check.error(("embedding_store_dtype",), f"unknown dtype {top['embedding_store_dtype']!r}",
-                    "Choose float32 (exact) or float16 (half the disk, within 1e-3).")
-    if top.get("mix_source", "all") not in ("all", "similar", "dissimilar"):
-        check.error(("mix_source",), f"unknown mix source {top['mix_source']!r}", "Choose all, similar or dissimilar.")
-    mixes = top.get("mix_percent")
-    for value in (mixes if isinstance(mixes, list) else [mixes] if mixes is not None else []):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1000:
-            check.error(("mix_percent",), f"expected percentages between 0 and 1000, got {mixes!r}",
-                        "Write e.g. `mix_percent: [0, 10, 30, 50]`.")
-    mix_from = _references(top["mix_from"], ("mix_from",), names, check) if top.get("mix_from") else None
-    output_dir = top.get("output_dir")
-    if isinstance(output_dir, str) and Path(output_dir).exists() and not Path(output_dir).is_dir():
-        check.error(("output_dir",), f"{output_dir} is a file, not a folder",
-                    "Give a folder for the study's runs and results (it is created if missing).")
-    execution = check.mapping(top.get("execution"), ("execution",), EXECUTION_KEYS, "execution keys")
-    for key, problem, fix in execution_problems(execution):
-        check.error(("execution", key), problem, fix)
-    embeddings = top.get("embeddings", "default")
-    if embeddings == [] or embeddings == "":
-        check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
-    return Recipe(name=top.get("name", ""), output_dir=top.get("output_dir", ""), corpora=corpora, targets=targets,
-                  aux=aux, schedules=schedules, data_dir=top.get("data_dir"), samples=top.get("samples", False),
-                  device=top.get("device", "auto"), embeddings=embeddings, model=model, training=training, grid=grid,
-                  seeds=seeds, test_with_dev=top.get("test_with_dev", False),
-                  target_train_size=sizes, aux_train_size=top.get("aux_train_size"), dev_size=top.get("dev_size"),
-                  variants=variants,
-                  embedding_store={True: "auto", False: "off"}.get(top.get("embedding_store", "auto"),
-                                                                   top.get("embedding_store", "auto")),
-                  embedding_store_dtype=top.get("embedding_store_dtype", "float32"),
-                  mix_percent=top.get("mix_percent"), mix_source=top.get("mix_source", "all"), mix_from=mix_from,
-                  corpus_paths=corpus_paths, execution=ExecutionSettings(**execution))
-
-
-def _model(section: Any, check: _Checker) -> tuple[dict, dict]:
-    """The model settings with defaults filled for the tagger ``type`` names, and that type's valid keys."""
-    kind = section.get("type", "multi-head") if isinstance(section, dict) else "multi-head"
-    if kind not in MODEL_TYPES:
-        check.error(("model", "type"), f"unknown model type {kind!r}",
-                    f"{_suggest(str(kind), MODEL_TYPES)}Choose one of: {', '.join(MODEL_TYPES)}.")
-        kind = "multi-head"
-    keys = MODEL_KEYS_BY_TYPE[kind]
-    given = dict(section) if isinstance(section, dict) else section
-    if isinstance(given, dict):
-        given.pop("type", None)
-    cls = MODEL_TYPES[kind].__name__
-    model = {k: d for k, (_, d) in keys.items()} | check.mapping(given, ("model",), keys, f"model keys ({cls} arguments)")
-    for key in ("hidden_size", "rnn_layers", "attention_heads"):
-        if key in model and not (isinstance(model[key], int) and model[key] >= 1):
-            check.error(("model", key), f"{key} must be an integer >= 1, got {model[key]!r}", "Use e.g. 256.")
-    return {"type": kind, **model}, keys
+    return targets, aux
 
 
 def _folder(key: str, recipe_dir: Path, data_dir: Optional[str]) -> Optional[Path]:
@@ -233,8 +186,7 @@ def _corpus_source(key: Any, options: Any, explicit: Any, recipe_dir: Path, chec
     info = lookup(key) if isinstance(key, str) else None
     folder = _folder(key, recipe_dir, data_dir) if info is None and isinstance(key, str) else None
     if info is None and folder is None:
-        near = difflib.get_close_matches(str(key).lower(), sorted(REGISTRY), n=3, cutoff=0.5)
-        hint = f"Did you mean {', '.join(f'`{n}`' for n in near)}? " if near else ""
+        hint = did_you_mean(key, sorted(REGISTRY), n=3, cutoff=0.5, ignore_case=True)
         check.error(entry, f"unknown corpus `{key}`: not a registered name and not an existing folder",
                     hint + f"Valid names: {', '.join(sorted(REGISTRY))}; or name your own corpus and give its folder "
                     f"with `path:` (`{key}: {{path: FOLDER}}`, a folder with train/dev/test.tsv), or make the key "
@@ -268,23 +220,13 @@ def _corpora(section: dict, check: _Checker, data_dir: Optional[str] = None
             check.error(path, f"corpus `{name}` is listed twice", "Keep one entry (or give one a `name:`).")
         given = check.mapping(options, path, CORPUS_KEYS, "corpus options (load_corpus arguments)")
         for size_key in ("train_size", "dev_size"):
-            _check_size(given.get(size_key), path + (size_key,), check)
+            check_size(given.get(size_key), path + (size_key,), check)
         if given.get("long_sentences", "split") not in ("split", "reject"):
             check.error(path + ("long_sentences",), f"unknown value {given['long_sentences']!r}", "Choose split or reject.")
         corpora[name] = {k: d for k, (_, d) in CORPUS_KEYS.items()} | given
         names[key] = names[name] = name
         check.locations.setdefault(("corpora", name), check.locations.get(path))
     return corpora, names, folders
-
-
-def _check_size(size: Any, path: KeyPath, check: _Checker) -> None:
-    """A sentence count, fraction or percentage (``resolve_size``), or unset."""
-    if size is None:
-        return
-    try:
-        resolve_size(size, 100)
-    except (ValueError, TypeError) as exc:
-        check.error(path, str(exc).split(": ", 1)[-1].split(". ")[0], "Use e.g. 1000, 0.1 or '10%'.")
 
 
 def _reference(item: Any, path: KeyPath, names: dict[str, str], check: _Checker) -> Optional[str]:
@@ -334,7 +276,7 @@ def _schedules(items: Any, aux: dict[str, list[str]], names: dict[str, str], che
                         f"Valid names: {', '.join(SCHEDULES)}.")
             continue
         if name not in SCHEDULES:
-            check.error(path, f"unknown schedule `{name}`", _suggest(name, SCHEDULES) + f"Valid names: {', '.join(SCHEDULES)}.")
+            check.error(path, f"unknown schedule `{name}`", did_you_mean(name, SCHEDULES) + f"Valid names: {', '.join(SCHEDULES)}.")
             continue
         params = _params(SCHEDULES[name], ())
         given = check.mapping(options, path, params, f"options of {name}" if params else f"options ({name} takes none)")

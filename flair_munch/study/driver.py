@@ -6,7 +6,7 @@ from its last epoch checkpoint. SingleAux runs needed by SingleAux-best and dev-
 are shared through ``OUTPUT/shared-runs/``. ``OUTPUT/results.jsonl`` is the results index: one
 JSON line per finished run, rewritten atomically after every run (JSON lines: readable, diffable,
 and a study is written by one process, its driver, so no database is needed). The study is a plan
-of jobs (``study_plan.py``) that an executor runs: in this process, or as Ray tasks (``executors.py``).
+of jobs (``plan.py``, of the kinds in ``jobs.py``) that an executor runs: in this process, or as Ray tasks (``flair_munch.execution``).
 """
 
 import json
@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from flair_munch.execution.executors import Executor, make_executor
+from flair_munch.execution import Executor, make_executor
+from flair_munch.study.job_runner import run_job
 from flair_munch.study.ledger import Ledger
 from flair_munch.study.progress import StudyProgress
 from flair_munch.study.folder import check_runnable
-from flair_munch.study.plan import StudyPlan, run_directory, select_best
+from flair_munch.study.jobs import run_directory
+from flair_munch.study.plan import StudyPlan
 from flair_munch.training.run_directory import atomic_write_text
 
 log = logging.getLogger("flair_munch")
@@ -52,12 +54,10 @@ def study_status(recipe) -> StudyStatus:
     output_dir = Path(recipe.output_dir)
     plan = StudyPlan(recipe)
     specs = plan.specs
-    awaiting_final = {select_best(plan.finished, job.specs).run_id for job in plan.jobs  # test_with_dev: the chosen
-                      if job.kind == "final" and all(s.run_id in plan.finished for s in job.specs)}  # grid point
     lines = [f"{'status':<8} {'run id':<14} {'target':<16} {'schedule':<32} {'lr':>8} {'batch':>5} {'seed':>4}"]
     done, failed = 0, []
     for spec in specs:
-        finished = spec.run_id in plan.finished and spec.run_id not in awaiting_final
+        finished = spec.run_id in plan.finished and spec.run_id not in plan.awaiting_final
         failure = None if finished else (_failure(output_dir, spec) or _failure(output_dir, spec, final=True))
         done += finished
         if failure:
@@ -72,16 +72,16 @@ def study_status(recipe) -> StudyStatus:
 def cache_embeddings(recipe, progress: bool = True, rebuild: bool = False):
     """Builds the recipe's embedding store ahead of the study: the sentences its runs read.
 
-    For each target and target train size, as the study loads and cuts them: the target's train,
-    dev and test splits and its auxiliary corpora's train split; auxiliary dev and test sentences,
-    which no schedule reads, are not embedded (unless they are also one of those). Returns the store
-    and the ``BuildReport`` of the sentences it had to embed. ``rebuild`` deletes the store's folder first.
+    What the study's store jobs embed (``build_store``), for every target, train size and mixing, as the
+    study loads, cuts and mixes them: the target's train, dev and test splits and its auxiliary corpora's
+    train split; auxiliary dev and test sentences, which no schedule reads, are not embedded (unless they
+    are also one of those). Returns the store and the ``BuildReport`` of the sentences it had to embed.
+    ``rebuild`` deletes the store's folder first.
     """
     from flair_munch.embeddings import load_embeddings
-    from flair_munch.embeddings.store import BuildReport, sentences_read
-    from flair_munch.study.job_runner import open_store
-
+    from flair_munch.embeddings.store import BuildReport
     from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES
+    from flair_munch.study.job_runner import build_store, open_store
 
     if recipe.model.get("type", "multi-head") not in FROZEN_MODEL_TYPES:
         raise ValueError(f"model type {recipe.model['type']!r} fine-tunes its encoder: there is nothing to cache")
@@ -89,13 +89,9 @@ def cache_embeddings(recipe, progress: bool = True, rebuild: bool = False):
         raise ValueError("the recipe turns the embedding store off (`embedding_store: off`); remove that key or "
                          "set `embedding_store: auto` (or a folder) to build it")
     store = open_store(recipe, load_embeddings(recipe.embeddings), rebuild=rebuild)
-    sentences = []
-    for target in recipe.targets:
-        for size in recipe.target_train_sizes:
-            corpus, *aux = recipe.load_corpora(target, recipe.aux[target], size)  # the target comes first
-            sentences += sentences_read(corpus, aux)
-    report = store.ensure(sentences, progress=progress) if store is not None else BuildReport(0, 0, 0, 0, 0, 0.0)
-    return store, report
+    if store is None:
+        return None, BuildReport(0, 0, 0, 0, 0, 0.0)
+    return store, build_store(recipe, recipe.runs(), store, progress=progress)  # what the study's store jobs embed
 
 
 def run_study(recipe, progress: bool = True, retry_failed: bool = False, executor: Optional[Executor] = None
@@ -122,7 +118,7 @@ def run_study(recipe, progress: bool = True, retry_failed: bool = False, executo
              len(plan.finished), len(plan.jobs), executor.name)
     bar = StudyProgress(len(plan.jobs), enabled=progress)
     try:
-        executor.execute(plan, ledger.accept, bar, show_bars=False, retry_failed=retry_failed)
+        executor.execute(plan, run_job, ledger.accept, bar, show_bars=False, retry_failed=retry_failed)
     finally:
         bar.close()
     log.info("study %s: %d jobs in %.0f s", recipe.name, len(plan.jobs), time.time() - start)

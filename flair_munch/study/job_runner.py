@@ -1,5 +1,7 @@
 """Runs one job of a study plan in whatever process an executor chose: this one, or a Ray worker on any node.
 
+What the job does is its kind's business (``jobs.py``); this module is what every kind runs with.
+
 A job builds what it needs from the recipe alone (corpora, embeddings, model), so it gives the
 same numbers wherever it runs: the frozen embeddings are loaded before the seed is set, and the
 model is built right after it, so its initial weights depend on the seed only, not on what the
@@ -18,9 +20,9 @@ from typing import Optional
 
 import flair
 
-from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES, MODEL_TYPES
-from flair_munch.study.plan import Job, prerequisite_directory, run_directory, select_best
+from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES, MODEL_TYPES, Recipe
 from flair_munch.training.result import TrainingResult
+from flair_munch.training.settings import TrainingSettings
 from flair_munch.training.run_directory import atomic_write_text
 
 log = logging.getLogger("flair_munch")
@@ -123,15 +125,6 @@ def load_corpora(recipe, spec) -> list:
     return _PROCESS_CACHE["corpora"]
 
 
-def _trainer(recipe, spec):
-    from flair_munch.training import AuxiliaryTrainer
-
-    corpora = load_corpora(recipe, spec)
-    model, store = build_model(recipe, recipe.variant_model(spec.variant), corpora, spec.seed)
-    return AuxiliaryTrainer(model, corpora, cache_dir=Path(recipe.output_dir) / "shared-runs",
-                            embedding_store=store, identity_basis=spec.basis)
-
-
 @contextmanager
 def run_log(folder: Path, node: str, executor: str):
     """Marks who runs the job (``executor.json``, read into its record) and copies its log lines to ``train.log``."""
@@ -154,57 +147,68 @@ def run_log(folder: Path, node: str, executor: str):
         handler.close()
 
 
-def run_job(recipe, job: Job, progress: bool = False, retry_failed: bool = False,
+def build_store(recipe, specs, store, progress: bool = False):
+    """Embeds into ``store`` what the runs of ``specs`` read: per target (as the study loads, cuts and mixes it) its
+    train, dev and test splits and its auxiliary corpora's train split, never their dev or test, which no schedule
+    reads; each set of corpora once, what is stored already not again. Returns the ``BuildReport``."""
+    from flair_munch.embeddings.store import sentences_read
+
+    sentences, seen = [], set()
+    for spec in specs:
+        key = corpora_key(recipe, spec)
+        if key not in seen:
+            seen.add(key)
+            corpus, *aux = load_corpora(recipe, spec)  # the target comes first
+            sentences += sentences_read(corpus, aux)
+    return store.ensure(sentences, progress=progress)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job runs with in its process: the recipe, where it runs, and the study's run options."""
+
+    recipe: Recipe
+    node: str
+    executor: str
+    progress: bool = False
+    retry_failed: bool = False
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.recipe.output_dir)
+
+    def settings(self, spec, **changes) -> TrainingSettings:
+        """``spec``'s training settings with the study's progress and retry options (and ``changes``)."""
+        return spec.settings(progress=self.progress, retry_failed=self.retry_failed, **changes)
+
+    def trainer(self, spec):
+        """A trainer of ``spec``'s corpora and a model drawn from its seed, its sub-runs in ``shared-runs/``."""
+        from flair_munch.training import AuxiliaryTrainer
+        from flair_munch.training.address import SHARED_RUNS
+
+        corpora = load_corpora(self.recipe, spec)
+        model, store = build_model(self.recipe, self.recipe.variant_model(spec.variant), corpora, spec.seed)
+        return AuxiliaryTrainer(model, corpora, cache_dir=self.output_dir / SHARED_RUNS, embedding_store=store,
+                                identity_basis=spec.basis)
+
+    def logging_to(self, folder: Path):
+        """Marks ``folder`` as this job's and copies the job's log lines to its ``train.log`` (``run_log``)."""
+        return run_log(folder, self.node, self.executor)
+
+
+def run_job(recipe, job, progress: bool = False, retry_failed: bool = False,
             executor: str = "sequential") -> JobOutcome:
     """Runs ``job`` (after the jobs it needs) and returns its outcome; a diverged run is an outcome, not an error."""
     from flair_munch.device import select_device
     from flair_munch.training.divergence import TrainingDiverged
 
-    start, node = time.time(), node_name()
+    start = time.time()
     select_device(recipe.device)
-    output_dir = Path(recipe.output_dir)
-    spec = job.spec
-    outcome = JobOutcome(job.key, job.kind, node)
+    context = JobContext(recipe, node_name(), executor, progress, retry_failed)
+    outcome = JobOutcome(job.key, job.kind, context.node)
     try:
-        if job.kind == "store":
-            _build_store(recipe, spec, outcome)
-        elif job.kind == "prerequisite":
-            directory = prerequisite_directory(output_dir, spec, job.corpus)
-            with run_log(directory.path, node, executor):
-                outcome.result = _trainer(recipe, spec).train_prerequisite(
-                    spec.target, list(spec.aux), spec.schedule.build(), run_directory(output_dir, spec).path,
-                    spec.settings(progress=progress, retry_failed=retry_failed), job.corpus)
-        elif job.kind == "run":
-            directory = run_directory(output_dir, spec)
-            with run_log(directory.path, node, executor):
-                outcome.result = _trainer(recipe, spec).train(
-                    spec.target, list(spec.aux), spec.schedule.build(), directory.path,
-                    spec.settings(progress=progress, retry_failed=retry_failed))
-        elif job.kind == "final":
-            best = select_best({s.run_id: run_directory(output_dir, s).finished() for s in job.specs}, job.specs)
-            if best is None:
-                outcome.failure = f"no grid point of {spec.row} on {spec.target} (seed {spec.seed}) finished"
-            else:
-                outcome.selected = best.run_id
-                directory = run_directory(output_dir, best, final=True)
-                with run_log(directory.path, node, executor):
-                    outcome.result = _trainer(recipe, best).train(
-                        best.target, list(best.aux), best.schedule.build(), directory.path,
-                        best.settings(progress=progress, train_with_dev=True, retry_failed=retry_failed))
-        else:
-            raise ValueError(f"unknown job kind {job.kind!r}")
+        job.run(context, outcome)
     except TrainingDiverged as error:
         outcome.failure = str(error)
     outcome.seconds = time.time() - start
     return outcome
-
-
-def _build_store(recipe, spec, outcome: JobOutcome) -> None:
-    """Embeds what the runs of ``spec``'s target read, before any of them starts (a no-op when stored)."""
-    from flair_munch.embeddings.store import sentences_read
-
-    _, store = frozen_embeddings(recipe)
-    if store is not None:
-        corpus, *aux = load_corpora(recipe, spec)
-        report = store.ensure(sentences_read(corpus, aux), progress=False)
-        outcome.extra = {"embedded": report.embedded, "hits": report.hits}

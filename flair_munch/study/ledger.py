@@ -10,48 +10,16 @@ import logging
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Optional
 
 from flair_munch.evaluation.results_index import RESULTS_FILE, ResultRecord
 from flair_munch.study.job_runner import JobOutcome
 from flair_munch.study.plan import StudyPlan
+from flair_munch.study.records import make_record
+from flair_munch.study.selection import best_grid_point
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import atomic_write_text, strict_json
 
 log = logging.getLogger("flair_munch")
-
-
-def _node(folder: Path) -> Optional[str]:
-    marker = folder / "executor.json"
-    try:
-        return json.loads(marker.read_text(encoding="utf-8")).get("node")
-    except (OSError, ValueError):
-        return None  # trained before executors recorded themselves
-
-
-def predictions_folder(result: TrainingResult, output_dir: Path) -> Path:
-    """The folder of a run's model and test predictions (a selection's: the chosen sub-run's), as it is now: the
-    same place in this study when the study was moved or checked out elsewhere, else where it was trained."""
-    folder = Path(result.model_path).parent
-    moved = Path(output_dir) / folder.parent.name / folder.name  # runs/<id> or shared-runs/<name>
-    return (moved if moved.is_dir() else folder).resolve()
-
-
-def make_record(spec, result: TrainingResult, final: Optional[TrainingResult], output_dir: Path) -> ResultRecord:
-    """The index line of ``spec``: dev from its train-only run, test from its train + dev run when there is one."""
-    test_run = final or result
-    folder = predictions_folder(test_run, output_dir)
-    return ResultRecord(
-        run_id=spec.run_id, target=spec.target, aux=list(spec.aux), schedule=spec.row, baseline=spec.baseline_row,
-        variant=spec.variant or None, train_size=spec.train_size, mix_percent=spec.mix_percent, seed=spec.seed,
-        hparams={"learning_rate": spec.learning_rate, "mini_batch_size": spec.mini_batch_size},
-        dev=result.dev, test=test_run.test, updates=test_run.updates, epochs=test_run.epochs,
-        seconds=result.seconds + (final.seconds if final else 0.0), aux_order=test_run.aux_order,
-        run_dir=str(folder),  # where its test predictions are
-        history=[{k: row.get(k) for k in ("stage", "epoch", "lr", "target_loss", "dev_f1", "seconds")}
-                 for row in result.history],
-        node=_node(folder), stop_reasons=list(test_run.stop_reasons), matches=spec.matched_row,
-    )
 
 
 def with_selection(records: list[ResultRecord]) -> list[ResultRecord]:
@@ -60,7 +28,7 @@ def with_selection(records: list[ResultRecord]) -> list[ResultRecord]:
     for record in records:
         groups[(record.target, record.schedule, record.seed)].append(record)
     for group in groups.values():
-        best = max(group, key=lambda r: ((r.dev or {}).get("f1", -1.0), -r.hparams["learning_rate"]))
+        best = best_grid_point(group, lambda r: r.dev, lambda r: r.hparams["learning_rate"])
         for record in group:
             record.selected = record is best
     return records
@@ -117,24 +85,30 @@ class Ledger:
         self._records: dict[str, ResultRecord] = {}  # run id -> its line, made once (it reads the run's folder)
 
     def accept(self, job, outcome: JobOutcome) -> None:
-        """Records one job's outcome and rewrites the index when it changes what the index holds."""
+        """Records one job's outcome (what it means is the job kind's ``record``) and rewrites the index when
+        that changes what the index holds."""
         if outcome.failure is not None:
             log.error("[%s] %s", job.label, outcome.failure)
             self.failed[job.key] = outcome.failure
-            if job.kind == "final":
-                self.failed_finals.update(spec.run_id for spec in job.specs)
-            return
-        if job.kind == "run":
-            self.results[job.key] = outcome.result
-            log.info("[%d/%d runs] %s %s (%s)", len(self.results), len(self.plan.specs), job.spec.label,
-                     outcome.result.summary(), outcome.node)
-            self._records.pop(job.key, None)
-        elif job.kind == "final":
-            self.finals[outcome.selected] = outcome.result
-            self._records.pop(outcome.selected, None)
-        else:
-            return
-        self.write()
+            job.record_failure(self)
+        elif job.record(self, outcome):
+            self.write()
+
+    def add_run(self, spec, outcome: JobOutcome) -> None:
+        """A run of the recipe finished: its train-only result."""
+        self.results[spec.run_id] = outcome.result
+        log.info("[%d/%d runs] %s %s (%s)", len(self.results), len(self.plan.specs), spec.label,
+                 outcome.result.summary(), outcome.node)
+        self._records.pop(spec.run_id, None)
+
+    def add_final(self, run_id: str, result: TrainingResult) -> None:
+        """The train + dev retraining of the chosen grid point ``run_id`` finished: its test is the run's."""
+        self.finals[run_id] = result
+        self._records.pop(run_id, None)
+
+    def leave_out(self, run_ids) -> None:
+        """Runs the index leaves out (their grid's train + dev retraining failed: they have no test to report)."""
+        self.failed_finals.update(run_ids)
 
     def records(self) -> list[ResultRecord]:
         records = []

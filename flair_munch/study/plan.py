@@ -1,72 +1,22 @@
 """A study as a graph of jobs: what an executor runs, in which order it may run them, and what is done already.
 
-Jobs are of four kinds. ``store`` embeds what one target's runs read into the embedding store.
-``prerequisite`` trains one SingleAux run that SingleAux-best and dev-sorted orders read
-(``Schedule.prerequisites``), once, however many runs need it. ``run`` is one run of the recipe.
-``final`` (``test_with_dev``) picks the best grid point of one (target, schedule, seed) by dev F1
-and retrains it on train + dev. Each job names the jobs it needs; everything already finished on
-disk is left out, so a plan made after an interruption holds only what is left.
+The jobs are of the kinds in ``jobs.py`` (store, prerequisite, run, final); each names the jobs it
+needs. Everything already finished on disk is left out, so a plan made after an interruption holds
+only what is left.
 """
 
+import dataclasses
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from flair_munch.recipes.recipe import FROZEN_MODEL_TYPES, Recipe, RunSpec
-from flair_munch.training.planning import prerequisite_run, sub_run_path
+from flair_munch.study.jobs import FinalJob, Job, PrerequisiteJob, RunJob, StoreJob, peer_run_ids, run_directory
+from flair_munch.study.ordering import ordered_jobs
+from flair_munch.study.selection import select_best, selection_group
 from flair_munch.training.result import TrainingResult
-from flair_munch.training.run_directory import RunDirectory
 
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of work. ``specs``: the run (``run``), the run that needs it (``prerequisite``), the grid points
-    to choose from (``final``) or the target's first run (``store``); ``needs``: keys of jobs to finish first."""
-
-    key: str
-    kind: str
-    specs: tuple[RunSpec, ...]
-    corpus: Optional[str] = None  # prerequisite: its auxiliary corpus
-    needs: tuple[str, ...] = ()
-
-    @property
-    def spec(self) -> RunSpec:
-        return self.specs[0]
-
-    @property
-    def label(self) -> str:
-        if self.kind == "run":
-            return self.key
-        if self.kind == "prerequisite":
-            return f"single-aux({self.corpus})@{self.spec.target}"
-        return f"{self.kind}:{self.spec.target}" if self.kind == "store" else f"final:{self.spec.row}@{self.spec.target}"
-
-
-def run_directory(output_dir: Path, spec: RunSpec, final: bool = False) -> RunDirectory:
-    """A run's folder is named by its id (the trainer's): ``runs/<id>``; its train + dev retraining has its own id."""
-    run_id = spec.final_run_id if final else spec.run_id
-    return RunDirectory(Path(output_dir) / "runs" / run_id, run_id)
-
-
-def prerequisite_directory(output_dir: Path, spec: RunSpec, corpus: str) -> RunDirectory:
-    """The folder of the SingleAux run with ``corpus`` that ``spec`` needs, in ``shared-runs/`` (the trainer's rule)."""
-    schedule, settings = prerequisite_run(corpus, spec.settings(), spec.schedule.build())
-    path = sub_run_path(Path(output_dir) / "shared-runs", spec.identity(), schedule, [corpus], settings)
-    return RunDirectory(path, path.name.rsplit("_", 1)[1])
-
-
-def selection_group(spec: RunSpec) -> tuple:
-    """The runs grid selection chooses among: one (target, size, mix, variant, schedule, seed), all grid points."""
-    return spec.target, str(spec.train_size), spec.mix_percent, spec.variant, spec.schedule.label, spec.seed
-
-
-def select_best(results: dict[str, TrainingResult], specs) -> Optional[RunSpec]:
-    """The grid point with the best target dev F1 (ties: the smaller learning rate), among finished runs."""
-    finished = [spec for spec in specs if results.get(spec.run_id) is not None]
-    if not finished:
-        return None
-    return max(finished, key=lambda s: ((results[s.run_id].dev or {}).get("f1", -1.0), -s.learning_rate))
+__all__ = ["Job", "StudyPlan"]
 
 
 class StudyPlan:
@@ -79,15 +29,12 @@ class StudyPlan:
         self.specs = recipe.runs()
         self.finished: dict[str, TrainingResult] = {}
         self.finished_final: dict[str, TrainingResult] = {}
+        self.awaiting_final: set[str] = set()  # test_with_dev: chosen grid points whose train + dev run is left
         self.jobs: list[Job] = []
+        self._keys: set[str] = set()
         self._build()
 
-    @property
-    def runs_to_train(self) -> int:
-        return sum(job.kind in ("run", "final") for job in self.jobs)
-
     def _build(self) -> None:
-        keys: set[str] = set()
         for spec in self.specs:
             result = run_directory(self.output_dir, spec).finished()
             if result is not None:
@@ -95,25 +42,26 @@ class StudyPlan:
         for group in self._corpus_groups():
             store = self._store_job(group)
             for spec in group:
-                if spec.run_id in self.finished:
-                    continue
-                needs = [store.key] if store else []
-                if store:
-                    self._add(store, keys)
-                for corpus in spec.schedule.build().prerequisites(spec.aux):
-                    directory = prerequisite_directory(self.output_dir, spec, corpus)
-                    key = f"prerequisite:{directory.run_id}"
-                    if directory.finished() is None:
-                        needs.append(key)
-                        self._add(Job(key, "prerequisite", (spec,), corpus, tuple(needs[:1] if store else ())), keys)
-                for peer in spec.schedule.build().peers():  # runs of the same group this one reads (a control's)
-                    peer_id = spec.identity().of(peer.settings(), list(spec.aux), spec.settings().identity()).run_id
-                    if peer_id not in self.finished:
-                        needs.append(peer_id)
-                self._add(Job(spec.run_id, "run", (spec,), needs=tuple(needs)), keys)
+                if spec.run_id not in self.finished:
+                    self._add_run(spec, store)
             if self.recipe.test_with_dev:
-                self._final_jobs(group, keys)
+                self._final_jobs(group)
         self.jobs = self._after_their_needs(self.jobs)
+        self.jobs = ordered_jobs(self.recipe, self.jobs)  # the longest first, where their needs allow
+
+    def _add_run(self, spec: RunSpec, store: Optional[StoreJob]) -> None:
+        """The run of ``spec``, after the store, the prerequisites it reads and its peers (a control's) not done."""
+        needs = []
+        if store:
+            self._add(store)
+            needs.append(store.key)
+        for corpus in spec.schedule.build().prerequisites(spec.aux):
+            prerequisite = PrerequisiteJob.of(self.output_dir, spec, corpus, store)
+            if prerequisite.directory(self.output_dir).finished() is None:
+                self._add(prerequisite)
+                needs.append(prerequisite.key)
+        needs += [run_id for run_id in peer_run_ids(self.output_dir, spec) if run_id not in self.finished]
+        self._add(RunJob.of(spec, needs))
 
     @staticmethod
     def _after_their_needs(jobs: list[Job]) -> list[Job]:
@@ -126,11 +74,11 @@ class StudyPlan:
             waiting.remove(job)
             placed.add(job.key)
             ordered.append(job)
-        return [Job(j.key, j.kind, j.specs, j.corpus, tuple(k for k in j.needs if k in keys)) for j in ordered]
+        return [dataclasses.replace(j, needs=tuple(k for k in j.needs if k in keys)) for j in ordered]
 
-    def _add(self, job: Job, keys: set[str]) -> None:
-        if job.key not in keys:
-            keys.add(job.key)
+    def _add(self, job: Job) -> None:
+        if job.key not in self._keys:
+            self._keys.add(job.key)
             self.jobs.append(job)
 
     def _corpus_groups(self) -> list[list[RunSpec]]:
@@ -140,16 +88,16 @@ class StudyPlan:
             groups[(spec.target, spec.aux, spec.seed, str(spec.train_size), spec.mix_percent, spec.variant)].append(spec)
         return list(groups.values())
 
-    def _store_job(self, group: list[RunSpec]) -> Optional[Job]:
+    def _store_job(self, group: list[RunSpec]) -> Optional[StoreJob]:
         recipe, spec = self.recipe, group[0]
         kind = recipe.variant_model(spec.variant).get("type", "multi-head")
         if recipe.embedding_store == "off" or kind not in FROZEN_MODEL_TYPES:
             return None
         if all(s.run_id in self.finished for s in group):
             return None
-        return Job(f"store:{spec.target}:{spec.train_size}:{spec.mix_percent}", "store", (spec,))
+        return StoreJob.of(spec)
 
-    def _final_jobs(self, group: list[RunSpec], keys: set[str]) -> None:
+    def _final_jobs(self, group: list[RunSpec]) -> None:
         by_selection = defaultdict(list)
         for spec in group:
             by_selection[selection_group(spec)].append(spec)
@@ -160,5 +108,5 @@ class StudyPlan:
                 if final is not None:
                     self.finished_final[best.run_id] = final
                     continue
-            needs = tuple(s.run_id for s in specs if s.run_id not in self.finished)
-            self._add(Job(f"final:{specs[0].run_id}", "final", tuple(specs), needs=needs), keys)
+                self.awaiting_final.add(best.run_id)
+            self._add(FinalJob.of(specs, self.finished))

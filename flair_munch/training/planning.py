@@ -1,11 +1,19 @@
 """What a schedule plans against: the run's corpora and sizes, and the cached runs selections and orders need."""
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol
 
+from flair_munch.training.address import SHARED_RUNS, RunAddress, prerequisite_run
 from flair_munch.training.identity import RunIdentity
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.settings import TrainingSettings
+
+
+class TrainSubRun(Protocol):
+    """How a run has another run trained, or found finished, in ``base_path``: the trainer passes its ``train``."""
+
+    def __call__(self, target: str, aux: list[str], schedule, base_path: Path, settings: TrainingSettings
+                 ) -> TrainingResult: ...
 
 
 class PlanningContext:
@@ -16,33 +24,33 @@ class PlanningContext:
     there by their run id by every run that needs them.
     """
 
-    def __init__(self, trainer, identity: RunIdentity, settings: TrainingSettings, run_dir: Path,
-                 schedule=None) -> None:
-        self.trainer = trainer
+    def __init__(self, corpora: dict, train_sub_run: TrainSubRun, identity: RunIdentity, settings: TrainingSettings,
+                 run_dir: Path, schedule=None, cache_dir: Optional[Path] = None) -> None:
+        self.corpora, self.train_sub_run, self.cache_dir = corpora, train_sub_run, cache_dir
         self.schedule = schedule  # the run's: its prerequisite_options set those of the SingleAux runs it reads
         self.identity = identity
         self.settings = settings
         self.run_dir = run_dir
         self.target, self.aux = identity.target, list(identity.aux)
         self.batch_size, self.seed = settings.mini_batch_size, settings.seed
-        self.entity_types = {name: getattr(c, "entity_type", None) or name for name, c in trainer.corpora.items()}
-        corpus = trainer.corpora[self.target]
+        self.entity_types = {name: getattr(c, "entity_type", None) or name for name, c in corpora.items()}
+        corpus = corpora[self.target]
         self.target_train = list(corpus.train) + (list(corpus.dev) if settings.train_with_dev else [])
         self.iterations = -(-len(self.target_train) // self.batch_size)  # ITER = ceil(|target train| / batch size)
         self._similarity: Optional[dict[str, float]] = None
 
     def train_size(self, name: str) -> int:
-        return len(self.target_train) if name == self.target else len(self.trainer.corpora[name].train)
+        return len(self.target_train) if name == self.target else len(self.corpora[name].train)
 
     def training_sentences(self, name: str) -> list:
         """What batches of ``name`` are drawn from: the target's train (+ dev with ``train_with_dev``), else train."""
-        return self.target_train if name == self.target else list(self.trainer.corpora[name].train)
+        return self.target_train if name == self.target else list(self.corpora[name].train)
 
     def sub_run(self, schedule, aux: list[str], settings: TrainingSettings) -> TrainingResult:
         """Another schedule's run over the same corpora and model, trained once and then found by its id."""
-        path = sub_run_path(self.trainer.cache_dir or self.run_dir.parent / "shared-runs", self.identity, schedule,
-                            aux, settings)
-        return self.trainer.train(self.target, aux, schedule, path, settings=settings)
+        root = self.cache_dir or self.run_dir.parent / SHARED_RUNS
+        address = RunAddress.of_sub_run(root, self.identity, schedule, aux, settings)
+        return self.train_sub_run(self.target, aux, schedule, address.path, settings)
 
     def prerequisite(self, aux: str) -> TrainingResult:
         """SingleAux(aux) on train only, evaluated on the target's dev split: what selections and dev-sorted orders
@@ -58,30 +66,15 @@ class PlanningContext:
     def peer_result(self, schedule) -> TrainingResult:
         """``schedule``'s run of this target, aux and settings, in its own folder beside this run's (``runs/<id>``
         in a study): found there when it has finished, else trained there first."""
-        run_id = self.identity.of(schedule.settings(), self.aux, self.settings.identity()).run_id
-        return self.trainer.train(self.target, self.aux, schedule, self.run_dir.parent / run_id, settings=self.settings)
+        address = RunAddress.of_peer(self.run_dir, self.identity, schedule, self.settings)
+        return self.train_sub_run(self.target, self.aux, schedule, address.path, self.settings)
 
     def aux_similarity(self) -> dict[str, float]:
         """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
         if self._similarity is None:
             from flair_munch.corpora.similarity import rank_aux
 
-            rows = rank_aux(self.trainer.corpora[self.target], [self.trainer.corpora[name] for name in self.aux])
+            rows = rank_aux(self.corpora[self.target], [self.corpora[name] for name in self.aux])
             self._similarity = {row.name: row.combined for row in rows}
         return self._similarity
 
-
-def prerequisite_run(aux: str, settings: TrainingSettings, needed_by=None):
-    """The schedule and settings of the SingleAux run with ``aux`` that a run of the schedule ``needed_by`` with
-    ``settings`` may need: train only, with the options ``needed_by.prerequisite_options(aux)`` names (the
-    paper's SingleAux by default). The trainer and a study's plan both find prerequisite runs by this rule."""
-    from flair_munch.training.schedules import SingleAux
-
-    options = needed_by.prerequisite_options(aux) if needed_by is not None else {}
-    return SingleAux(aux, **options), settings.replace(train_with_dev=False, evaluate_dev=True)
-
-
-def sub_run_path(root: Path, identity: RunIdentity, schedule, aux: list[str], settings: TrainingSettings) -> Path:
-    """The folder of a sub-run of the run ``identity`` names: ``ROOT/<schedule>_<target>_<aux>_<its run id>``."""
-    run_id = identity.of(schedule.settings(), aux, settings.identity()).run_id
-    return Path(root) / f"{schedule.name}_{identity.target}_{'+'.join(aux)}_{run_id}"

@@ -8,17 +8,18 @@ its result is the chosen run's, recorded in this run's folder.
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, NoReturn, Optional
 
 import torch
 
 from flair_munch.evaluation.prediction_file import read_prediction_file, write_tag_file
 from flair_munch.inference import evaluation_mode
 from flair_munch.training.divergence import TrainingDiverged, advice
-from flair_munch.training.identity import RunIdentity
-from flair_munch.training.loop import TrainingLoop
-from flair_munch.training.planning import PlanningContext
+from flair_munch.training.identity import IdentityBasis, RunIdentity
+from flair_munch.training.loop import LoopInputs, TrainingLoop
+from flair_munch.training.planning import PlanningContext, TrainSubRun
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import RunDirectory, atomic_write
 from flair_munch.training.schedules import Schedule, Selection, Stage
@@ -28,23 +29,39 @@ from flair_munch.training.settings import TrainingSettings
 log = logging.getLogger("flair_munch")
 
 
+@dataclass(frozen=True)
+class SharedByRuns:
+    """All a run reads of its trainer: what the trainer's runs share, its plugin events, and how a run has
+    another run trained (``train_sub_run``: the trainer's ``train``, which SingleAux-best and dev-sorted orders
+    reach through the ``PlanningContext``)."""
+
+    model: torch.nn.Module  # the MultiHeadTagger every run trains, from ``initial_state``
+    corpora: dict  # name -> corpus
+    initial_state: dict  # the weights every run starts from (frozen embeddings left out)
+    identity_basis: IdentityBasis
+    cache_dir: Optional[Path]  # where sub-runs go (None: ``shared-runs/`` beside the run)
+    dispatch: Callable[..., None]
+    train_sub_run: TrainSubRun
+
+
 class Run:
     """The run of ``schedule`` for ``target`` with ``aux`` and ``settings`` in ``run_dir``."""
 
-    def __init__(self, trainer, target: str, aux: list[str], schedule: Schedule, run_dir: Path,
+    def __init__(self, shared: SharedByRuns, target: str, aux: list[str], schedule: Schedule, run_dir: Path,
                  settings: TrainingSettings) -> None:
-        self.trainer, self.model, self.target, self.aux = trainer, trainer.model, target, aux
-        self.schedule, self.settings = schedule, settings
+        self.shared, self.model, self.corpora = shared, shared.model, shared.corpora
+        self.target, self.aux, self.schedule, self.settings = target, aux, schedule, settings
         self.identity = RunIdentity(target, tuple(aux), schedule.settings(), settings.identity(),
-                                    trainer.identity_basis)
+                                    shared.identity_basis)
         self.run_id = self.identity.run_id
         self.directory = RunDirectory(run_dir, self.run_id)
-        self.plan = PlanningContext(trainer, self.identity, settings, run_dir, schedule)
+        self.plan = PlanningContext(shared.corpora, shared.train_sub_run, self.identity, settings, run_dir, schedule,
+                                    shared.cache_dir)
         stored = self.model.embedding_store is not None
         self.storage = settings.embeddings_storage_mode if self.model.static_embeddings and not stored else "none"
 
     def dispatch(self, event: str, *args, **kwargs) -> None:
-        self.trainer.dispatch(event, *args, **kwargs)
+        self.shared.dispatch(event, *args, **kwargs)
 
     def execute(self) -> TrainingResult:
         with self.directory.lock():
@@ -81,10 +98,10 @@ class Run:
 
     def _train(self, stages: list[Stage]) -> TrainingResult:
         start = time.time()
-        self.load_weights(self.trainer.initial_state)
+        self.load_weights(self.shared.initial_state)
         weighted = self._weight_aux_sentences()
         try:
-            state = TrainingLoop(self, stages).train()
+            state = TrainingLoop(self.loop_inputs(), stages).train()
             return self._finish(stages, state, start)
         except BaseException:
             self.dispatch("_training_exception")
@@ -103,7 +120,7 @@ class Run:
             target_vector = sentence_vectors([s for s in self.plan.target_train if len(s)], self.model.embeddings,
                                              store=store).mean(0)
         for name in self.aux:
-            sentences = list(self.trainer.corpora[name].train)
+            sentences = list(self.corpora[name].train)
             weights = similarity_weights(sentences, [], self.model.embeddings, d=d, target_vector=target_vector,
                                          store=store)
             log.info("%s: similarity weights of %s's sentences (d=%g): min %.3f, max %.3f", self.target, name, d,
@@ -112,6 +129,14 @@ class Run:
         return weighted
 
     # ----- what the loop asks of its run -----
+
+    def loop_inputs(self) -> LoopInputs:
+        """All the loop reads of this run."""
+        return LoopInputs(model=self.model, settings=self.settings, target=self.target, run_id=self.run_id,
+                          schedule_name=self.schedule.name, directory=self.directory, storage=self.storage,
+                          training_sentences=self.plan.training_sentences, weights=self.weights,
+                          load_weights=self.load_weights, evaluate_dev=self.evaluate_dev, diverged=self.diverged,
+                          dispatch=self.dispatch)
 
     def weights(self) -> dict:
         """The weights training changes: static embeddings never do, so checkpoints leave them out."""
@@ -124,7 +149,7 @@ class Run:
         if unexpected or any(not key.startswith("embeddings.") for key in missing):
             raise RuntimeError(f"checkpoint does not fit the model: missing {missing}, unexpected {unexpected}")
 
-    def diverged(self, what: str, stage: Stage, epoch: int) -> None:
+    def diverged(self, what: str, stage: Stage, epoch: int) -> NoReturn:
         raise TrainingDiverged(
             f"run {self.run_id} ({self.schedule.name} on {self.target}, {self.directory.path}) diverged in epoch "
             f"{epoch} of stage {stage.name}: {what}; {advice(self.settings.to_dict())}. Recorded as failed, not done.",
@@ -133,7 +158,7 @@ class Run:
     def evaluate_dev(self) -> Optional[dict]:
         if self.settings.train_with_dev or not self.settings.evaluate_dev:
             return None
-        return self._evaluate(self.trainer.corpora[self.target].dev)
+        return self._evaluate(self.corpora[self.target].dev)
 
     def _evaluate(self, sentences, out_path=None) -> Optional[dict]:
         """Scores the target head; the global RNG is left as it was, so evaluating never changes training.
@@ -157,7 +182,7 @@ class Run:
             self.load_weights(state.best[1])
         self.directory.path.mkdir(parents=True, exist_ok=True)
         dev = self.evaluate_dev()
-        test = self._evaluate(self.trainer.corpora[self.target].test, out_path=self.directory.predictions)
+        test = self._evaluate(self.corpora[self.target].test, out_path=self.directory.predictions)
         if self.directory.predictions.is_file():  # written with the result, so a study's records are never without it
             write_tag_file(self.directory.packed_predictions, *read_prediction_file(self.directory.predictions))
         if self.settings.save_model:

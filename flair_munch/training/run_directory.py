@@ -1,6 +1,5 @@
 """A run's own folder: settings, epoch checkpoints, final outputs; every write atomic."""
 
-import fcntl
 import json
 import logging
 import math
@@ -12,6 +11,7 @@ import torch
 
 from flair_munch.atomic_files import atomic_write, atomic_write_text  # noqa: F401  (re-exported)
 from flair_munch.evaluation.prediction_file import PACKED_PREDICTIONS_FILE, PREDICTIONS_FILE
+from flair_munch.file_locks import held_lock
 from flair_munch.training.result import TrainingResult
 
 log = logging.getLogger("flair_munch")
@@ -85,17 +85,9 @@ class RunDirectory:
     def lock(self):
         """Held while this process works on the run: a second process on the same folder waits, then finds
         the run finished and reuses it, so two ``flair-munch run`` on one study train each run once."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.info("%s is being trained by another process; waiting for it", self.path)
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with held_lock(self.path / ".lock",
+                       on_wait=lambda: log.info("%s is being trained by another process; waiting for it", self.path)):
+            yield
 
     def failure(self) -> Optional[dict]:
         """What ``failed.json`` says of this exact run (same id), if it diverged earlier."""

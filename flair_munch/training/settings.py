@@ -21,7 +21,8 @@ FINAL_MODELS = ("last", "best-dev")
 STORAGE_MODES = ("none", "cpu", "gpu")
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A finite int or float, not a bool: what a numeric option (a setting, a schedule option) accepts."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -48,7 +49,7 @@ class TrainingSettings:
 
     learning_rate: float = _option(
         0.1, "initial learning rate (reset at each MUNCH-Stack stage)",
-        lambda v: _number(v) and v > 0, "must be a number > 0", "Use e.g. 0.1 (SGD) or 5e-5 (AdamW).")
+        lambda v: is_number(v) and v > 0, "must be a number > 0", "Use e.g. 0.1 (SGD) or 5e-5 (AdamW).")
     mini_batch_size: int = _option(
         32, "batch size of every corpus", lambda v: _integer(v) and v >= 1, "must be an integer >= 1", "Use e.g. 32.")
     max_epochs: int = _option(
@@ -60,11 +61,11 @@ class TrainingSettings:
         lambda v: _integer(v) and v >= 0, "must be an integer >= 0", "Use e.g. 4 (Flair's default 3).")
     anneal_factor: float = _option(
         0.5, "factor the learning rate is multiplied by on a plateau",
-        lambda v: _number(v) and 0 < v < 1, "must be a number between 0 and 1 (exclusive)",
+        lambda v: is_number(v) and 0 < v < 1, "must be a number between 0 and 1 (exclusive)",
         "Use e.g. 0.5: the learning rate is multiplied by it on a plateau.")
     min_learning_rate: float = _option(
         1e-4, "training stops when the learning rate falls below it",
-        lambda v: _number(v) and v >= 0, "must be a number >= 0", "Use e.g. 1e-4.")
+        lambda v: is_number(v) and v >= 0, "must be a number >= 0", "Use e.g. 1e-4.")
     optimizer: str = _option(
         "SGD", "a torch.optim class name: SGD (MUNCHABLES), AdamW (fine-tuned encoders)",
         _optimizer, "is not an optimizer class of torch.optim", "Use e.g. SGD, Adam or AdamW.")
@@ -75,13 +76,13 @@ class TrainingSettings:
         "anneal: halve on plateaus (SGD); linear-warmup: fine-tuning a transformer.")
     warmup_fraction: float = _option(
         0.1, "fraction of all steps spent warming up (linear-warmup)",
-        lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)",
+        lambda v: is_number(v) and 0 <= v < 1, "must be a number in [0, 1)",
         "Use e.g. 0.1: the fraction of all steps spent warming up.")
     weight_decay: float = _option(
         0.0, "the optimizer's weight decay (MT-BioBERT: 0.01)",
-        lambda v: _number(v) and v >= 0, "must be a number >= 0", "Use 0 (off) or e.g. 0.01.")
+        lambda v: is_number(v) and v >= 0, "must be a number >= 0", "Use 0 (off) or e.g. 0.01.")
     max_grad_norm: Optional[float] = _option(
-        5.0, "gradient clipping (null: off)", lambda v: v is None or (_number(v) and v > 0),
+        5.0, "gradient clipping (null: off)", lambda v: v is None or (is_number(v) and v > 0),
         "must be a number > 0 or null (a negative norm flips the gradient's sign)",
         "Use e.g. 5.0, or null to switch clipping off.")
     train_with_dev: bool = _option(
@@ -102,12 +103,12 @@ class TrainingSettings:
     save_model: bool = _option(True, "write final-model.pt (metrics and predictions are written either way)")
     checkpoint_every: float = _option(
         0.0, "seconds of training between checkpoints (0: after every epoch; a stage's last epoch always)",
-        lambda v: _number(v) and v >= 0, "must be a number of seconds >= 0", "Use 0 (after every epoch) or e.g. 600.",
+        lambda v: is_number(v) and v >= 0, "must be a number of seconds >= 0", "Use 0 (after every epoch) or e.g. 600.",
         in_run_id=False)
     aux_sentence_weighting: Optional[float] = _option(
         None, "d of the similarity sentence weights (docs/methods.md §4): each auxiliary training sentence's loss "
         "is multiplied by max(cos(v_x, v_target), 0)^d / C (mean 1); null: off",
-        lambda v: v is None or (_number(v) and v >= 0), "must be a number >= 0 or null",
+        lambda v: v is None or (is_number(v) and v >= 0), "must be a number >= 0 or null",
         "Use e.g. 1.0 (the exponent d), or null for no weights.")
     seed: int = _option(1, "one seed for the weights, dropout and every corpus's batch stream",
                         _integer, "must be an integer", "Use e.g. 1.")

@@ -15,7 +15,7 @@ from flair.trainers.plugins.base import Pluggable
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
 from flair_munch.training.identity import IdentityBasis, content_basis
 from flair_munch.training.result import TrainingResult
-from flair_munch.training.run import Run
+from flair_munch.training.run import Run, SharedByRuns
 from flair_munch.training.schedules import Schedule, SingleTask
 from flair_munch.training.settings import FINE_TUNING, TrainingSettings
 
@@ -100,14 +100,20 @@ class AuxiliaryTrainer(Pluggable):
         if unknown:
             raise ValueError(f"auxiliary corpora {unknown} are not among the trainer's other corpora {list(self.corpora)}")
         self._prepare_store(target, aux, settings.progress)
-        return Run(self, target, aux, schedule or SingleTask(), Path(base_path), settings).execute()
+        return Run(self._shared(), target, aux, schedule or SingleTask(), Path(base_path), settings).execute()
 
     def train_prerequisite(self, target: str, aux: Sequence[str], schedule: Schedule, base_path: Union[str, Path],
                            settings: TrainingSettings, corpus: str) -> TrainingResult:
         """Trains (or reuses) the SingleAux run with ``corpus`` that the run of ``schedule`` in ``base_path`` reads
         while planning (``Schedule.prerequisites``): an executor trains it ahead, as a job of its own."""
-        run = Run(self, target, list(aux), schedule, Path(base_path), settings)
+        run = Run(self._shared(), target, list(aux), schedule, Path(base_path), settings)
         return run.plan.prerequisite(corpus)
+
+    def _shared(self) -> SharedByRuns:
+        """What a run reads of this trainer; its sub-runs (selection, dev-sorted orders, peers) come back to ``train``."""
+        return SharedByRuns(model=self.model, corpora=self.corpora, initial_state=self.initial_state,
+                            identity_basis=self.identity_basis, cache_dir=self.cache_dir, dispatch=self.dispatch,
+                            train_sub_run=self.train)
 
     def _prepare_store(self, target: str, aux: Sequence[str], progress: bool) -> None:
         """Stores what a run of ``target`` with ``aux`` reads: target train/dev/test, aux train (incremental)."""

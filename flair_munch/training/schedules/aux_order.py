@@ -4,11 +4,11 @@
 ``similarity`` sorts them by ``rank_aux``'s corpus similarity instead, in seconds.
 """
 
-import difflib
 import random
 from collections import Counter
 from typing import Optional, Sequence, Union
 
+from flair_munch.names import did_you_mean
 from flair_munch.training.schedules.base import Problem
 from flair_munch.training.schedules.sampling import AuxLossWeight, CorpusWeighting
 
@@ -110,8 +110,7 @@ class OrderedAuxSchedule(CorpusWeighting):
                 return [Problem(("order",), f"the order {list(order)} does not list each auxiliary corpus of "
                                 f"`{target}` exactly once", f"List exactly: {', '.join(aux)}.")]
         elif order not in ORDERS:
-            near = difflib.get_close_matches(order, ORDERS, n=1, cutoff=0.6)
-            return [Problem(("order",), f"unknown order {order!r}", (f"Did you mean `{near[0]}`? " if near else "")
+            return [Problem(("order",), f"unknown order {order!r}", did_you_mean(order, ORDERS)
                             + f"Choose one of: {', '.join(ORDERS)}, or a list of the aux corpus names.")]
         elif order == "random-alternating":
             try:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Protocol, Sequence, TypeVar, Union
 
+from flair_munch.registrable import registering
+
 
 @dataclass(frozen=True)
 class Step:
@@ -129,21 +131,7 @@ class Schedule(ABC):
     @classmethod
     def register(cls, name: str) -> Callable[[S], S]:
         """Class decorator: makes a schedule known by ``name`` to recipes and the CLI (AllenNLP's ``Registrable``)."""
-
-        def add(schedule: S) -> S:
-            if not (isinstance(schedule, type) and issubclass(schedule, Schedule)):
-                raise TypeError(f"@Schedule.register({name!r}) decorates a Schedule subclass, not {schedule!r}")
-            known = Schedule.registry.get(name)
-            where = (schedule.__module__, schedule.__qualname__)
-            if known is not None and (known.__module__, known.__qualname__) != where:  # a reload replaces its class
-                raise ValueError(f"schedule name {name!r} is taken by {known.__module__}.{known.__qualname__}")
-            schedule.name = name
-            Schedule.registry[name] = schedule
-            return schedule
-
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"a schedule is registered under a non-empty name, got {name!r}")
-        return add
+        return registering(Schedule, Schedule.registry, name, "schedule")
 
     @classmethod
     def check(cls, options: dict, target: str, aux: Sequence[str], entity_types: dict[str, Optional[str]]
@@ -198,7 +186,7 @@ class Choice:
 
 
 class Selection(Schedule):
-    """A schedule that trains nothing itself but chooses another schedule's run (SingleAux-best).
+    """A schedule that trains nothing itself but chooses another schedule's run (SingleAux-best, a step-count control).
 
     The trainer calls :meth:`choose` instead of ``plan``, trains (or reuses) the chosen run and
     reports it as this run's result, ``selection`` recorded. ``choose`` may call everything a

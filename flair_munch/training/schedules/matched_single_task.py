@@ -5,12 +5,16 @@ SingleTask's), so under an epoch cap a schedule's gain over SingleTask can be mo
 the auxiliary data. This control trains SingleTask for the epochs that give the compared run's
 target-head updates (its run of the same target, aux corpora, settings and seed, trained first or
 found by its id), so "aux helps" can be read only where the control does not close the gap.
+
+The control is a selection: its row reads the compared run's updates and reports the sub-run
+"SingleTask for E epochs" (``shared-runs/``, named by target, settings, seed and E only), so two rows
+whose compared runs made the same target updates (MUNCH-Iter and MUNCH-Stack) share one training.
 """
 
-import difflib
-from typing import Union
+from typing import ClassVar, Union
 
-from flair_munch.training.schedules.base import Problem, Schedule, Stage, Step
+from flair_munch.names import did_you_mean
+from flair_munch.training.schedules.base import Choice, Problem, Schedule, Selection, Stage, Step
 
 
 def _peer(match: Union[str, dict]) -> tuple[str, dict]:
@@ -21,8 +25,25 @@ def _peer(match: Union[str, dict]) -> tuple[str, dict]:
     return match, {}
 
 
+class SingleTaskForEpochs(Schedule):
+    """SingleTask for exactly ``epochs`` epochs (annealing, no early stop): the training a control reports.
+
+    Not registered (no recipe names it): only :class:`MatchedSingleTask` makes it, as a sub-run whose id
+    holds the target, settings, seed and ``epochs``, but neither the aux corpora nor the compared row.
+    """
+
+    name: ClassVar[str] = "single-task-epochs"
+    needs_aux = False
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def plan(self, ctx) -> list[Stage]:
+        return [Stage("single-task", (Step((ctx.target,)),) * ctx.iterations, epochs=self.epochs)]
+
+
 @Schedule.register("matched-single-task")
-class MatchedSingleTask(Schedule):
+class MatchedSingleTask(Selection):
     """SingleTask trained for as many target-head updates as ``match``'s run (the step-count control)."""
 
     def __init__(self, match: Union[str, dict] = "munch-iter") -> None:
@@ -41,9 +62,8 @@ class MatchedSingleTask(Schedule):
             return [Problem(("match",), f"a control cannot match a control: `{name}` is the schedule itself",
                             "Name the schedule whose target updates the control matches, e.g. munch-iter.")]
         if name not in Schedule.registry:
-            near = difflib.get_close_matches(str(name), list(Schedule.registry), n=1, cutoff=0.6)
-            return [Problem(("match",), f"`{name}` is not a schedule to match", (f"Did you mean `{near[0]}`? " if near
-                            else "") + "Name the schedule whose target updates the control matches, e.g. munch-iter.")]
+            return [Problem(("match",), f"`{name}` is not a schedule to match", did_you_mean(name, Schedule.registry)
+                            + "Name the schedule whose target updates the control matches, e.g. munch-iter.")]
         return [Problem(("match", *p.key), p.problem, p.fix) for p in
                 Schedule.registry[name].check(peer_options, target, aux, entity_types)]
 
@@ -51,7 +71,11 @@ class MatchedSingleTask(Schedule):
         name, options = _peer(self.match)
         return [Schedule.registry[name](**options)]
 
-    def plan(self, ctx) -> list[Stage]:
+    def choose(self, ctx) -> Choice:
+        """SingleTask for the epochs that give the compared run's target updates: one sub-run for every control
+        that needs that training (the row keeps its own id, folder and record)."""
         peer = ctx.peer_result(self.peers()[0])
-        epochs = max(1, round(peer.updates.get(ctx.target, 0) / ctx.iterations))
-        return [Stage("single-task", (Step((ctx.target,)),) * ctx.iterations, epochs=epochs)]
+        updates = peer.updates.get(ctx.target, 0)
+        epochs = max(1, round(updates / ctx.iterations))
+        return Choice(SingleTaskForEpochs(epochs), [], {"matched_run": peer.run_id, "target_updates": updates,
+                                                         "epochs": epochs})

@@ -3,7 +3,7 @@
 from typing import Optional
 
 from flair_munch.training.schedules.base import Schedule, Stage
-from flair_munch.training.schedules.sampling import AuxLossWeight, CorpusWeighting, sampling_shares
+from flair_munch.training.schedules.sampling import AuxLossWeight, CorpusWeighting
 
 
 @Schedule.register("multi-task")
@@ -24,7 +24,8 @@ class MultiTask(CorpusWeighting):
     def plan(self, ctx) -> list[Stage]:
         every = (ctx.target, *ctx.aux)
         sizes = [ctx.train_size(name) for name in every]
-        sentences = round(sizes[0] / sampling_shares(sizes, self.sampling, self.alpha)[0])  # the target once
+        shares = self.shares(sizes)
+        sentences = round(sizes[0] / shares[0])  # the target once
         batches = -(-sentences // ctx.batch_size)
-        step = self.pooled(every, sizes, sentences, weight=1.0 / len(every))
+        step = self.pooled(every, shares, sentences, weight=1.0 / len(every))
         return [Stage("multi-task", (step,) * batches, loss_weights=self.loss_weights(ctx))]

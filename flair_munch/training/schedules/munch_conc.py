@@ -22,6 +22,6 @@ class MunchConc(CorpusWeighting):
 
     def plan(self, ctx) -> list[Stage]:
         sentences = aux_steps(ctx.iterations, self.aux_ratio) * ctx.batch_size  # an epoch's pooled sentences
-        pool = self.pooled(tuple(ctx.aux), [ctx.train_size(name) for name in ctx.aux], sentences)
+        pool = self.pooled(tuple(ctx.aux), self.shares([ctx.train_size(name) for name in ctx.aux]), sentences)
         return [Stage("munch-conc", alternate(pool, ctx.target, ctx.iterations, self.aux_ratio),
                       loss_weights=self.loss_weights(ctx))]

@@ -10,9 +10,10 @@ of the run id, so runs that do not use them keep their ids.
 """
 
 import math
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from flair_munch.training.schedules.base import Problem, Schedule, Step
+from flair_munch.training.settings import is_number
 
 SAMPLINGS = ("proportional", "uniform", "temperature")
 AUX_RATIO_RANGE = (0.001, 100)
@@ -38,10 +39,6 @@ def apportion(total: int, shares: Sequence[float]) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def option_problems(options: dict, target: str = "", aux: Optional[Sequence[str]] = None) -> list[Problem]:
     """Problems with the options of this module among ``options`` (with ``aux``: corpus names checked too)."""
     problems = []
@@ -55,11 +52,11 @@ def option_problems(options: dict, target: str = "", aux: Optional[Sequence[str]
     elif sampling != "temperature" and alpha is not None:
         problems.append(Problem(("alpha",), f"alpha applies to `sampling: temperature` only, not {sampling}",
                                 "Set `sampling: temperature`, or remove alpha (proportional is alpha 1, uniform 0)."))
-    if alpha is not None and not (_number(alpha) and alpha >= 0):
+    if alpha is not None and not (is_number(alpha) and alpha >= 0):
         problems.append(Problem(("alpha",), f"alpha must be a number >= 0, got {alpha!r}",
                                 "Use e.g. 0.5 (1 = by size, 0 = uniform)."))
     ratio = options.get("aux_ratio", 1.0)
-    if not (_number(ratio) and ratio > 0):
+    if not (is_number(ratio) and ratio > 0):
         problems.append(Problem(("aux_ratio",), f"aux_ratio must be a number > 0, got {ratio!r}",
                                 "Use e.g. 2 (two aux steps per target step) or 0.5 (one per two target steps); "
                                 "1 is the paper's."))
@@ -71,7 +68,7 @@ def option_problems(options: dict, target: str = "", aux: Optional[Sequence[str]
     weight = options.get("aux_loss_weight", 1.0)
     for name, value in weight.items() if isinstance(weight, dict) else [(None, weight)]:
         key = ("aux_loss_weight",) if name is None else ("aux_loss_weight", name)
-        if not (_number(value) and value >= 0):
+        if not (is_number(value) and value >= 0):
             problems.append(Problem(key, f"an auxiliary loss weight must be a number >= 0, got {value!r}",
                                     "Use e.g. 0.3, or a mapping of auxiliary corpus to weight; 1 is the paper's."))
         elif name is not None and aux is not None and name not in aux:
@@ -81,32 +78,45 @@ def option_problems(options: dict, target: str = "", aux: Optional[Sequence[str]
 
 
 class CorpusWeighting(Schedule):
-    """A schedule with some of this module's options, stored as attributes of the same names."""
+    """A schedule with some of this module's options, typed attributes of the same names: its constructor sets
+    those it takes (then ``settle_options``); the others stay at the paper's values below, which keep an
+    option out of the run id."""
 
+    sampling: str = "proportional"
+    alpha: Optional[float] = None
+    aux_ratio: float = 1.0
+    aux_loss_weight: AuxLossWeight = 1.0
     corpus_options = {"aux_loss_weight": "map"}
-    defaults_not_in_id = {"sampling": "proportional", "alpha": None, "aux_ratio": 1.0, "aux_loss_weight": 1.0}
+    defaults_not_in_id = {"sampling": sampling, "alpha": alpha, "aux_ratio": aux_ratio,
+                          "aux_loss_weight": aux_loss_weight}
 
     @classmethod
     def check(cls, options, target, aux, entity_types) -> list[Problem]:
         return super().check(options, target, aux, entity_types) or option_problems(options, target, aux)
 
+    def sampling_options(self) -> dict:
+        """This schedule's values of the module's options (``option_problems`` checks them)."""
+        return {"sampling": self.sampling, "alpha": self.alpha, "aux_ratio": self.aux_ratio,
+                "aux_loss_weight": self.aux_loss_weight}
+
     def settle_options(self) -> None:
         """Checks the options (``ValueError``; corpus names wait for a run's corpora) and stores their numbers as
         floats, so that ``2`` and ``2.0`` name one run. Constructors call it last."""
-        problems = option_problems(vars(self))
+        problems = option_problems(self.sampling_options())
         if problems:
             raise ValueError(f"{type(self).__name__}: {problems[0].problem}. {problems[0].fix}")
+        taken = vars(self)  # the options the constructor set; the class's defaults stay out of the run id
         for key in ("alpha", "aux_ratio"):
-            if getattr(self, key, None) is not None:
-                setattr(self, key, float(getattr(self, key)))
-        weight = getattr(self, "aux_loss_weight", None)
-        if weight is not None:
+            if taken.get(key) is not None:
+                setattr(self, key, float(taken[key]))
+        if "aux_loss_weight" in taken:
+            weight = self.aux_loss_weight
             self.aux_loss_weight = ({k: float(v) for k, v in weight.items()} if isinstance(weight, dict)
                                     else float(weight))
 
     def aux_weights(self, target: str, aux: Sequence[str]) -> dict[str, float]:
         """The loss weight of each auxiliary corpus (``ValueError`` for a named corpus that is not one)."""
-        weight = getattr(self, "aux_loss_weight", 1.0)
+        weight = self.aux_loss_weight
         problems = option_problems({"aux_loss_weight": weight}, target, aux)
         if problems:
             raise ValueError(f"{type(self).__name__}: {problems[0].problem}. {problems[0].fix}")
@@ -116,16 +126,19 @@ class CorpusWeighting(Schedule):
         """``Stage.loss_weights`` of a run: the auxiliary corpora whose weight is not 1."""
         return tuple((name, w) for name, w in self.aux_weights(ctx.target, ctx.aux).items() if w != 1.0)
 
-    def pooled(self, sources: tuple[str, ...], sizes: Sequence[int], sentences: int, weight: float = 1.0) -> Step:
-        """A step on the pool of ``sources`` (train sizes ``sizes``) drawn by ``sampling``, ``sentences`` a pass."""
-        sampling = getattr(self, "sampling", "proportional")
-        if sampling == "proportional":  # the concatenation, as the paper (and every run before this option)
+    def shares(self, sizes: Sequence[int]) -> list[float]:
+        """Each corpus's share of a pool of corpora with train sizes ``sizes``, by ``sampling``."""
+        return sampling_shares(sizes, self.sampling, self.alpha)
+
+    def pooled(self, sources: tuple[str, ...], shares: Sequence[float], sentences: int, weight: float = 1.0) -> Step:
+        """A step on the pool of ``sources`` (their ``shares``), ``sentences`` a pass."""
+        if self.sampling == "proportional":  # the concatenation, as the paper (and every run before this option)
             return Step(sources, weight)
-        return Step(sources, weight, apportion(sentences, sampling_shares(sizes, sampling, self.alpha)))
+        return Step(sources, weight, apportion(sentences, shares))
 
     def prerequisite_options(self, aux: str) -> dict:
         """Selection and dev-sorted orders compare SingleAux runs trained with this schedule's ratio and weight."""
-        ratio, weight = getattr(self, "aux_ratio", 1.0), getattr(self, "aux_loss_weight", 1.0)
+        ratio, weight = self.aux_ratio, self.aux_loss_weight
         weight = weight.get(aux, 1.0) if isinstance(weight, dict) else weight
         options = {"aux_ratio": ratio, "aux_loss_weight": weight}
         return {key: value for key, value in options.items() if value != 1.0}
