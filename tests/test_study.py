@@ -21,7 +21,6 @@ samples: true
 device: cpu
 embeddings: default-small
 model: {{hidden_size: 32}}
-dev_size: 40
 corpora:
   ncbi-disease: {{train_size: 40}}
   s800: {{train_size: 30}}
@@ -34,6 +33,7 @@ grid:
   mini_batch_size: [16]
 training:
   max_epochs: 2
+dev_size: 40
 seeds: [1]
 """
 
