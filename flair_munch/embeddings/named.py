@@ -6,9 +6,9 @@ Every item that would download something is wrapped so that, offline, the user g
 
 import re
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar, Union
-from unittest import mock
 
 from flair.embeddings import (
     FlairEmbeddings,
@@ -215,6 +215,20 @@ def _probe_hub(name: str) -> None:
         model_info(name, timeout=PROBE_TIMEOUT)
 
 
+@contextmanager
+def _downloads_probed():
+    """Flair's ``get_from_cache`` replaced by :func:`_probe_flair_cache` while a name is resolved, so Flair's own
+    name -> URL rules decide what would be downloaded, and nothing is."""
+    import flair.file_utils
+
+    original = flair.file_utils.get_from_cache
+    flair.file_utils.get_from_cache = _probe_flair_cache
+    try:
+        yield
+    finally:
+        flair.file_utils.get_from_cache = original
+
+
 def check_obtainable(spec: EmbeddingsSpec) -> None:
     """Raises the ``EmbeddingsUnavailableError`` that loading ``spec`` would raise for a named item (a Flair name,
     ``word:NAME``, ``transformer:NAME``) that needs a download it cannot get; downloads and loads nothing.
@@ -229,7 +243,7 @@ def check_obtainable(spec: EmbeddingsSpec) -> None:
             _download(item, lambda: _probe_hub(name))
             continue
         try:
-            with mock.patch("flair.file_utils.get_from_cache", _probe_flair_cache):
+            with _downloads_probed():
                 _load_one(item)
         except _Obtainable:
             continue
