@@ -9,6 +9,7 @@
 Prints the three numbers and exits 1 when they differ.
 
     FLAIR_MUNCH_DATA=... python benchmarks/rescore_run.py RUN_DIR --corpus ncbi-disease
+    python benchmarks/rescore_run.py runs/quickstart/runs/RUN_ID --corpus ncbi-disease --samples
 """
 
 import argparse
@@ -30,13 +31,14 @@ def main() -> int:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--corpus", required=True, help="the run's target corpus (its test split is never cut)")
     parser.add_argument("--head", default=None, help="the head to evaluate (default: the corpus name)")
+    parser.add_argument("--samples", action="store_true", help="the corpus's shipped sample (the quickstart's runs)")
     args = parser.parse_args()
 
     recorded = json.loads((args.run_dir / "metrics.json").read_text(encoding="utf-8"))["test"]["f1"]
     path = args.run_dir / "test-predictions.conll"
     path = path if path.is_file() else args.run_dir / "test-predictions.tags.gz"  # a committed study's copy
     gold, predicted = read_prediction_file(path)
-    test = list(load_corpus(args.corpus).test)
+    test = list(load_corpus(args.corpus, samples=args.samples).test)
     same_test = gold == [span_tags(sentence, "ner") for sentence in test]
     rescored = f1_score(gold, predicted, mode="strict", scheme=IOB2)
     line = (f"{args.run_dir}: recorded test F1 {recorded:.6f}, seqeval on {path.name} {rescored:.6f}"
