@@ -1,4 +1,5 @@
-"""Runs packed on one GPU: training sentences/s per run and in aggregate with 1, 4 and 8 runs sharing it.
+"""Runs packed on one GPU: training sentences/s per run and in aggregate with 1, 4 and 8 runs sharing it,
+in fp32 and with automatic mixed precision (--precisions fp32 bf16 fp16: the runs' test F1 beside the rates).
 
 For each packing k, k single-task runs (seeds 1..k, target cut to --train-size, `default-small`
 embeddings from a warm store) run at once as Ray tasks with --gpus-per-run 1/k. Per run: the median
@@ -7,6 +8,7 @@ study's wall time. Prints a Markdown table and writes it to benchmarks/results/g
 
     python benchmarks/gpu_study.py --data-dir .device-data/corpora        # on the GPU machine (gpu_study.sh)
     python benchmarks/gpu_study.py --device cpu --packings 1 2 --samples  # the same logic on a CPU, tiny
+    python benchmarks/gpu_study.py --device cpu --packings 1 --precisions fp32 bf16 --samples
 """
 
 import argparse
@@ -33,17 +35,19 @@ corpora: {{ncbi-disease: {{train_size: {size}}}}}
 targets: [ncbi-disease]
 schedules: [single-task]
 grid: {{learning_rate: [0.1], mini_batch_size: [32]}}
-training: {{max_epochs: {epochs}, evaluate_dev: false, save_model: false}}
+training: {{max_epochs: {epochs}, evaluate_dev: false, save_model: false, precision: {precision}}}
 seeds: {seeds}
 """
 
 
-def study(tmp: Path, k: int, args) -> tuple[list[float], float, float]:
+def study(tmp: Path, k: int, args, precision: str = "fp32") -> tuple[list[float], float, float, float, float]:
     data = "samples: true" if args.samples else f"data_dir: {args.data_dir}"
-    recipe = tmp / f"k{k}.yaml"
-    recipe.write_text(RECIPE.format(k=k, out=tmp / f"k{k}", data=data, device=args.device, store=tmp / "store",
-                                    size=args.train_size, epochs=args.epochs, seeds=list(range(1, k + 1))))
-    if k == args.packings[0]:  # warm the store once, outside the timing
+    name = f"k{k}-{precision}"
+    recipe = tmp / f"{name}.yaml"
+    recipe.write_text(RECIPE.format(k=k, out=tmp / name, data=data, device=args.device, store=tmp / "store",
+                                    size=args.train_size, epochs=args.epochs, seeds=list(range(1, k + 1)),
+                                    precision=precision))
+    if not (tmp / "store").exists():  # warm the store once, outside the timing
         subprocess.run([sys.executable, "-m", "flair_munch.cli", "embeddings", "cache", str(recipe), "--no-progress"],
                        check=True, stdout=subprocess.DEVNULL)
     gpus = f"{1 / k:.4f}" if args.device != "cpu" else "0"
@@ -54,13 +58,14 @@ def study(tmp: Path, k: int, args) -> tuple[list[float], float, float]:
                    env={**os.environ, "RAY_AUTH_MODE": "disabled"})
     wall = time.perf_counter() - start
     per_run, sentences, starts, ends = [], 0, [], []
-    for history in (tmp / f"k{k}" / "runs").glob("*/history.json"):
+    f1 = [json.loads(m.read_text())["test"]["f1"] for m in (tmp / name / "runs").glob("*/metrics.json")]
+    for history in (tmp / name / "runs").glob("*/history.json"):
         rows = json.loads(history.read_text())
         per_run.append(statistics.median(row["sentences_per_second"] for row in rows))
         sentences += sum(round(row["sentences_per_second"] * row["seconds"]) for row in rows)
         starts.append((history.parent / "executor.json").stat().st_mtime)  # written as the run's job starts
         ends.append((history.parent / "metrics.json").stat().st_mtime)
-    return per_run, sentences / wall, sentences / (max(ends) - min(starts)), wall
+    return per_run, sentences / wall, sentences / (max(ends) - min(starts)), wall, 100 * statistics.mean(f1)
 
 
 def main() -> None:
@@ -71,14 +76,17 @@ def main() -> None:
     parser.add_argument("--packings", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16", "auto"],
+                        help="training.precision of each packing's runs (AMP rows: bf16, fp16)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for k in args.packings:
-            per_run, aggregate, in_span, wall = study(Path(tmp), k, args)
-            rows.append(f"| {k} | {statistics.median(per_run):.0f} | {min(per_run):.0f}-{max(per_run):.0f} | "
-                        f"{in_span:.0f} | {aggregate:.0f} | {wall:.0f} |")
+        for precision in args.precisions:
+            for k in args.packings:
+                per_run, aggregate, in_span, wall, f1 = study(Path(tmp), k, args, precision)
+                rows.append(f"| {precision} | {k} | {statistics.median(per_run):.0f} | {min(per_run):.0f}-"
+                            f"{max(per_run):.0f} | {in_span:.0f} | {aggregate:.0f} | {wall:.0f} | {f1:.2f} |")
             print(rows[-1], flush=True)
     device = "CPU" if args.device == "cpu" else __import__("torch").cuda.get_device_name(0)
     text = "\n".join([
@@ -88,8 +96,9 @@ def main() -> None:
         "Per run: median training sentences/s over its epochs; aggregate: all runs' training sentences over the "
         "span from the first run's start to the last run's end, and over the whole command's wall time (Ray "
         "start-up included). Command: `python benchmarks/gpu_study.py`.", "",
-        "| runs on the GPU | sentences/s per run (median) | per-run range | aggregate sentences/s (runs' span) | "
-        "aggregate sentences/s (wall) | wall s |", "|---|---|---|---|---|---|", *rows, ""])
+        "| precision | runs on the GPU | sentences/s per run (median) | per-run range | aggregate sentences/s "
+        "(runs' span) | aggregate sentences/s (wall) | wall s | mean test F1 |", "|---|---|---|---|---|---|---|---|",
+        *rows, ""])
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -89,6 +89,8 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--train-size", default=None, help="cut each train split: a count (1000) or fraction (10%%)")
     train.add_argument("--seed", type=int, default=1)
     train.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    train.add_argument("--precision", metavar="P", help="fp32, bf16, fp16 (CUDA) or auto: bf16 where the CPU or GPU "
+                       "has native bf16, else fp32 (default: the precision setting's default; docs/python-api.md)")
     train.add_argument("--embeddings-storage-mode", default="cpu", choices=["none", "cpu", "gpu"],
                        help="Flair's storage mode")
     train.add_argument("--set", action="append", metavar="KEY=VALUE",

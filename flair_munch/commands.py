@@ -62,6 +62,7 @@ def train(args: argparse.Namespace) -> int:
     from flair_munch.models import MultiHeadTagger
     from flair_munch.plugins import load_plugins
     from flair_munch.training import SCHEDULES, AuxiliaryTrainer, TrainingSettings
+    from flair_munch.training.precision import resolve_precision
     from flair_munch.training.settings import FIELDS
 
     load_plugins()
@@ -73,10 +74,13 @@ def train(args: argparse.Namespace) -> int:
     settings = TrainingSettings(max_epochs=args.epochs, learning_rate=args.lr, mini_batch_size=args.batch_size,
                                 seed=args.seed, embeddings_storage_mode=args.embeddings_storage_mode,
                                 progress=not args.no_progress).replace(**overrides)
+    if args.precision is not None:
+        settings = settings.replace(precision=args.precision)
     if args.schedule not in SCHEDULES:
         raise ValueError(f"--schedule {args.schedule}: unknown schedule; choose one of {', '.join(SCHEDULES)}")
     schedule = SCHEDULES[args.schedule]()
     select_device(args.device)
+    resolve_precision(settings.precision, flair.device)  # refused before corpora and embeddings load
     flair.set_seed(args.seed)
     corpora = [
         load_corpus(name, data_dir=args.data_dir, samples=args.samples, train_size=args.train_size, seed=args.seed)

@@ -118,6 +118,7 @@ TRAINING_CASES = [
     ("eval_batch_size", "0", ["eval_batch_size must be an integer >= 1"]),
     ("aux_sentence_weighting", "-2", ["aux_sentence_weighting must be a number >= 0 or null"]),
     ("final_model", "best", ["final_model must be one of last, best-dev"]),
+    ("precision", "bf8", ["precision must be one of fp32, bf16, fp16, auto", "'bf8'", "Use fp32, bf16"]),
 ]
 
 

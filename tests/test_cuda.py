@@ -79,6 +79,30 @@ def test_the_store_feeds_cuda_and_cpu_and_cuda_predictions_agree(corpora, tmp_pa
     assert loss_on_device == pytest.approx(loss_on_cpu, rel=1e-4)  # and the same scores, up to float order
 
 
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_amp_takes_steps_and_the_loss_falls(precision, corpora, tmp_path, monkeypatch):
+    """fp16 through the GradScaler (scale, unscale before clipping, step, update), bf16 without one; the BiLSTM runs
+    in the half type, the weights stay fp32."""
+    from flair_munch.training.precision import DTYPES, native_bf16
+
+    if (precision == "fp16" and DEVICE.type != "cuda") or (precision == "bf16" and not native_bf16(DEVICE)):
+        pytest.skip(f"{precision} needs {'CUDA' if precision == 'fp16' else 'native bf16'}")
+    updates = []
+    update = torch.amp.GradScaler.update
+    monkeypatch.setattr(torch.amp.GradScaler, "update", lambda self, *a: (updates.append(self.get_scale()),
+                                                                          update(self, *a))[1])
+    model = model_of("multi-head", corpora)
+    dtypes = set()
+    model.rnn.register_forward_hook(lambda m, i, out: dtypes.add(out[0].data.dtype))
+    result = AuxiliaryTrainer(model, corpora).train(T, base_path=tmp_path / precision, precision=precision,
+                                                    max_epochs=3, mini_batch_size=8, progress=False, save_model=False)
+    losses = [row["target_loss"] for row in result.history]
+    assert len(losses) == 3 and losses[-1] < losses[0], losses
+    assert dtypes == {DTYPES[precision]} and next(model.parameters()).dtype == torch.float32
+    assert result.settings["precision"] == precision
+    assert (len(updates) == result.updates["shared"]) if precision == "fp16" else not updates
+
+
 def _predicted(model, sentences):
     copies = [type(s)([t.text for t in s]) for s in sentences]
     model.predict(copies, head=T, label_name="predicted", mini_batch_size=8)

@@ -9,6 +9,7 @@ import time
 from collections import namedtuple
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,8 +19,9 @@ from flair.data import Sentence
 from flair_munch.cli import main
 from flair_munch.corpora import load_corpus
 from flair_munch.embeddings import load_embeddings
-from flair_munch.embeddings.store import EmbeddingStore, EmbeddingStoreError, sentence_key
+from flair_munch.embeddings.store import EmbeddingStore, EmbeddingStoreError, StoreDamagedError, sentence_key
 from flair_munch.models import MultiHeadTagger
+from flair_munch.recipes import load_recipe
 from flair_munch.embeddings.vectors import token_matrix
 from flair_munch.training import AuxiliaryTrainer
 from flair_munch.training.batch_stream import BatchStream
@@ -57,6 +59,80 @@ def test_round_trip_equals_fresh_embeddings(default_embeddings, corpus, tmp_path
     assert batch.shape == (8, int(lengths.max()), default_embeddings.embedding_length)
     reopened = EmbeddingStore(default_embeddings, root=tmp_path, dtype=dtype)
     assert len(reopened) == len(store) and reopened.ensure(sentences, progress=False).hit_rate == 1.0
+
+
+def vectors_bytes(store) -> int:
+    return sum(path.stat().st_size for path in store.path.glob("shard-*.vectors.npy"))
+
+
+def test_a_bfloat16_store_keeps_torchs_rounding_in_half_the_bytes_and_reopens(default_embeddings, corpus, tmp_path):
+    sentences = list(corpus.train)[:12]
+    exact = EmbeddingStore(default_embeddings, root=tmp_path, dtype="float32")
+    exact.ensure(sentences, progress=False)
+    half = EmbeddingStore(default_embeddings, root=tmp_path, dtype="bfloat16")
+    half.ensure(sentences, progress=False)
+    assert half.path.name.endswith("-bfloat16") and half.path != exact.path
+    tokens = sum(len(s) for s in {" ".join(t.text for t in s): s for s in sentences}.values())
+    assert vectors_bytes(exact) - vectors_bytes(half) == tokens * default_embeddings.embedding_length * 2
+    reopened = EmbeddingStore(default_embeddings, root=tmp_path, dtype="bfloat16")  # the manifest's checks pass
+    assert len(reopened) == len(half) and reopened.ensure(sentences, progress=False).hit_rate == 1.0
+    batch, lengths = reopened.batch(sentences)
+    expected, _ = exact.batch(sentences)
+    assert batch.dtype == torch.float32 and torch.equal(batch, expected.to(torch.bfloat16).float())
+    assert not torch.equal(batch, expected)  # it did round
+    first = torch.from_numpy(reopened.vectors(sentences[0]))
+    assert torch.equal(first, expected[0, : len(sentences[0])].to(torch.bfloat16).float())
+
+
+def test_a_damaged_bfloat16_shard_is_detected(default_embeddings, corpus, tmp_path):
+    sentences = list(corpus.train)[:6]
+    store = EmbeddingStore(default_embeddings, root=tmp_path, dtype="bfloat16")
+    store.ensure(sentences, progress=False)
+    (vectors,) = store.path.glob("shard-*.vectors.npy")
+    data = bytearray(vectors.read_bytes())
+    data[-1] ^= 0x40  # one bit of the last value
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(StoreDamagedError, match="does not match its checksum"):
+        EmbeddingStore(default_embeddings, root=tmp_path, dtype="bfloat16").batch(sentences)
+    raw = np.load(vectors, allow_pickle=False)
+    np.save(vectors, raw.view(np.float16))  # same bytes per value, another dtype: not bfloat16's bits
+    with pytest.raises(StoreDamagedError, match="the store holds uint16"):
+        EmbeddingStore(default_embeddings, root=tmp_path, dtype="bfloat16")
+
+
+STORE_DTYPE_RECIPE = """\
+name: store-dtype-pin
+output_dir: runs/pin
+samples: true
+embeddings: default-small
+corpora:
+  ncbi-disease: {train_size: 20}
+targets: [ncbi-disease]
+schedules: [single-task]
+grid: {learning_rate: [0.1], mini_batch_size: [16]}
+"""
+
+
+def test_a_rounding_store_dtype_is_another_run_and_float32_keeps_its_id(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(STORE_DTYPE_RECIPE, encoding="utf-8")
+    ids = {dtype: load_recipe(str(path), [f"embedding_store_dtype={dtype}"]).runs()[0].run_id
+           for dtype in ("float32", "float16", "bfloat16")}
+    assert ids["float32"] == "002bda570201"  # the id before the store's dtype entered run ids
+    assert len(set(ids.values())) == 3
+    off = load_recipe(str(path), ["embedding_store_dtype=bfloat16", "embedding_store=off"])
+    assert off.runs()[0].run_id == ids["float32"]  # no store: nothing is rounded
+
+
+def test_an_unknown_store_dtype_is_one_line_naming_the_key_and_choices(tmp_path, capsys):
+    path = tmp_path / "r.yaml"
+    path.write_text(STORE_DTYPE_RECIPE + "embedding_store_dtype: bf16\n", encoding="utf-8")
+    assert main(["embeddings", "cache", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("flair-munch: error:") and "Traceback" not in err
+    for words in ("r.yaml:10: embedding_store_dtype: unknown dtype 'bf16'", "float32", "float16", "bfloat16"):
+        assert words in err, (words, err)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_changed_corpus_file_misses_only_its_changed_sentence(default_embeddings, tmp_path):

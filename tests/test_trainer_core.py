@@ -56,7 +56,8 @@ def test_settings_are_one_frozen_validated_dataclass():
     # options that cannot change the numbers stay out of the run id; every other one is in it
     assert {n for n, f in FIELDS.items() if not f.metadata["in_run_id"]} == {
         "progress", "eval_batch_size", "checkpoint_every", "retry_failed"}
-    assert set(settings.identity()) == set(FIELDS) - {"progress", "eval_batch_size", "checkpoint_every", "retry_failed"}
+    assert set(settings.identity()) == set(FIELDS) - {"progress", "eval_batch_size", "checkpoint_every", "retry_failed",
+                                                      "precision"}  # fp32 stays out: the ids of before (DEFAULTS_NOT_IN_ID)
 
 
 def test_the_recipe_schema_reads_the_dataclass():
@@ -106,6 +107,13 @@ def test_run_ids_follow_the_corpora_the_model_and_every_setting_that_counts(tiny
     assert other not in ids
     smaller = [load_corpus(T, samples=True, train_size=20, seed=1), *tiny[1:]]
     assert content_basis(trainer.model, {c.name: c for c in smaller}).corpora[T] != basis.corpora[T]
+    # a store that rounds the vectors (as a recipe's embedding_store_dtype does) makes other runs; float32 does not
+    assert content_basis(trainer.model, trainer.corpora, store_dtype="float32") == basis
+    def run_id(b):
+        return RunIdentity(T, (), {"name": "single-task"}, TrainingSettings().identity(), b).run_id
+
+    rounded = {run_id(content_basis(trainer.model, trainer.corpora, store_dtype=d)) for d in ("float16", "bfloat16")}
+    assert len(rounded) == 2 and run_id(basis) not in rounded
 
 
 def test_flairs_own_plugins_receive_every_epoch(tiny, tmp_path):

@@ -10,9 +10,10 @@ study computes them once and every run reads them back. The store is keyed twice
   are embedded, the old ones are never looked up) and corpora, cuts and splits share vectors.
 
 Vectors live in shards: a ``.npy`` array ``[tokens, dim]`` read memory-mapped, plus the sentence keys
-and offsets. A shard is written under a ``.partial`` name and enters ``manifest.json`` (rewritten
-atomically, under a file lock) only when complete, so an interrupted build is never read; its
-leftovers are removed by the next build.
+and offsets. A bfloat16 store (half the bytes of float32, with its range) keeps each value's 16 bits as
+``uint16``, since numpy has no bfloat16; reading widens them to float32 exactly. A shard is written
+under a ``.partial`` name and enters ``manifest.json`` (rewritten atomically, under a file lock) only
+when complete, so an interrupted build is never read; its leftovers are removed by the next build.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from flair_munch.inference import evaluation_mode
 
 log = logging.getLogger("flair_munch")
 
-DTYPES = {"float32": np.float32, "float16": np.float16}
+DTYPES = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}
+"""Each store dtype and the numpy dtype of its shards on disk (bfloat16: its raw bits)."""
 INFO = "info.json"
 PROGRESS_SECONDS = 30.0  # a build logs its progress at most this often (and after its last batch), bar or not
 
@@ -62,6 +64,20 @@ def default_store_root() -> Path:
 def sentence_key(sentence: Sentence) -> bytes:
     """16 bytes naming a sentence's token sequence (what frozen token embeddings depend on)."""
     return hashlib.blake2b("\x1f".join(token.text for token in sentence).encode("utf-8"), digest_size=16).digest()
+
+
+def to_stored(matrix: torch.Tensor, dtype: str) -> np.ndarray:
+    """A ``[tokens, dim]`` float matrix as the store keeps it: rounded to ``dtype`` (bfloat16 by torch, as its bits)."""
+    if dtype == "bfloat16":
+        return matrix.detach().to("cpu", torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    return matrix.detach().cpu().numpy().astype(DTYPES[dtype], copy=False)
+
+
+def to_float32(stored: np.ndarray) -> np.ndarray:
+    """Stored vectors widened to float32 exactly (bfloat16's bits are float32's upper half)."""
+    if stored.dtype == np.uint16:
+        return (stored.astype(np.uint32) << 16).view(np.float32)
+    return stored.astype(np.float32, copy=False)
 
 
 def sentences_read(target, aux=()) -> list[Sentence]:
@@ -177,14 +193,15 @@ class EmbeddingStore:
         return sentence_key(sentence) in self._rows
 
     def vectors(self, sentence: Sentence) -> Optional[np.ndarray]:
-        """The stored ``[tokens, dim]`` array of one sentence, or ``None``."""
+        """The stored ``[tokens, dim]`` array of one sentence (float32 for a bfloat16 store), or ``None``."""
         row = self._rows.get(sentence_key(sentence))
         if row is None:
             return None
         number, start, end = row
         if self._unchecked:
             self._checked([number])
-        return self._arrays[number][start:end]
+        stored = self._arrays[number][start:end]
+        return to_float32(stored) if self.dtype == "bfloat16" else stored
 
     def batch(self, sentences: Sequence[Sentence], device=None) -> Optional[tuple[torch.Tensor, torch.Tensor]]:
         """Padded float32 vectors ``[batch, longest, dim]`` and lengths, or ``None`` if one is not stored."""
@@ -199,7 +216,7 @@ class EmbeddingStore:
         longest = max(lengths)
         out = np.zeros((len(rows), longest, self.dim), dtype=np.float32)
         for i, (number, start, end) in enumerate(rows):
-            out[i, : end - start] = self._arrays[number][start:end]
+            out[i, : end - start] = to_float32(self._arrays[number][start:end])
         tensor = torch.from_numpy(out)
         return (tensor.to(device) if device is not None else tensor), torch.tensor(lengths, dtype=torch.long)
 
@@ -252,7 +269,7 @@ class EmbeddingStore:
             raise EmbeddingStoreError(
                 f"the embedding store needs {size / 1e9:.2f} GB in {self.path} but only {free / 1e9:.2f} GB are free: "
                 "free disk space, point FLAIR_MUNCH_CACHE (or the recipe's embedding_store) elsewhere, use "
-                "dtype float16 (half the size), or turn the store off")
+                "dtype float16 or bfloat16 (half the size), or turn the store off")
         items = sorted(missing.items(), key=lambda item: len(item[1]))  # similar lengths embed faster
         build = _BuildProgress(self.path, len(items), tokens, progress)
         try:
@@ -295,7 +312,7 @@ class EmbeddingStore:
                 self.embeddings.embed(chunk)
                 for j, sentence in enumerate(chunk):
                     row = first + j
-                    array[offsets[row] : offsets[row + 1]] = token_matrix(sentence, names).cpu().numpy()
+                    array[offsets[row] : offsets[row + 1]] = to_stored(token_matrix(sentence, names), self.dtype)
                     sentence.clear_embeddings(names)
                 build.update(chunk)
         array.flush()

@@ -1,5 +1,6 @@
 """BiLSTM-CRF with shared embeddings and BiLSTM and one CRF head per corpus (MUNCHABLES, docs/methods.md §1.1)."""
 
+import contextlib
 import functools
 from collections import OrderedDict
 from pathlib import Path
@@ -207,7 +208,9 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
         if not self.static_embeddings:
             for sentence in sentences:
                 sentence.clear_embeddings()
-        self.embeddings.embed(sentences)
+        # frozen vectors stay on the sentences for later runs: fp32 also under autocast, as an fp32 run makes them
+        with torch.autocast(flair.device.type, enabled=False) if self.static_embeddings else contextlib.nullcontext():
+            self.embeddings.embed(sentences)
         lengths = torch.tensor([len(sentence) for sentence in sentences], dtype=torch.long)
         names = self.embeddings.get_names()
         longest = int(lengths.max())

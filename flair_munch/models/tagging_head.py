@@ -83,11 +83,16 @@ class TaggingHead(torch.nn.Module):
         return sorted(types)
 
     def forward(self, encoded: torch.Tensor, lengths: torch.Tensor) -> tuple:
-        """Scores a batch (sorted by length, longest first) in the form Flair's Viterbi loss and decoder take."""
+        """Scores a batch (sorted by length, longest first) in the form Flair's Viterbi loss and decoder take.
+
+        The emissions are float32 also under bf16/fp16 autocast, so the CRF's forward algorithm, Viterbi and the
+        loss (elementwise ops with the float32 transitions) run in float32: log-sum-exp in bf16 loses the scores.
+        """
         encoded = encoded[:, : int(lengths.max())]
+        emissions = self.linear(encoded).float()
         if not self.use_crf:
-            return self.linear(encoded), lengths
-        return self.crf(self.linear(encoded)), lengths, self.crf.transitions
+            return emissions, lengths
+        return self.crf(emissions), lengths, self.crf.transitions
 
     def gold_tensor(self, sentences: list[Sentence], label_type: str) -> torch.Tensor:
         """The gold tag indices of all tokens of ``sentences``, concatenated."""

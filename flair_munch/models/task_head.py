@@ -25,8 +25,8 @@ class ClassificationHead(torch.nn.Module):
             self.classifier = torch.nn.Linear(input_size, num_classes)
 
     def forward(self, vectors: torch.Tensor) -> torch.Tensor:
-        """Logits ``[rows, num_classes]`` for ``[rows, input_size]`` vectors."""
-        return self.classifier(vectors)
+        """Logits ``[rows, num_classes]`` for ``[rows, input_size]`` vectors, float32 also under autocast (the loss)."""
+        return self.classifier(vectors).float()
 
     def loss(self, vectors: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(self(vectors), gold, reduction="sum")

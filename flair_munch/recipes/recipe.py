@@ -148,6 +148,7 @@ class RunSpec:
     mix_percent: Optional[float] = None  # sentences of other corpora added to the target's train, in %
     row_suffix: str = ""  # what tells this run's report row apart besides the schedule: "n=1000 +sce"
     baseline_suffix: str = ""  # the suffix of the row it is compared with: "n=1000 baseline"
+    baseline_schedule: str = ""  # the schedule of the row it is compared with, when not its own (same suffix)
 
     def settings(self, **changes) -> TrainingSettings:
         """The run's ``TrainingSettings``: the recipe's `training:` keys, its grid point and seed, and ``changes``."""
@@ -176,6 +177,8 @@ class RunSpec:
     @property
     def baseline_row(self) -> Optional[str]:
         """The row it is compared with in a variant study; ``None``: the report's default (single-task)."""
+        if self.baseline_schedule:
+            return f"{self.baseline_schedule} {self.row_suffix}".strip()
         return f"{self.schedule.label} {self.baseline_suffix}".strip() if self.baseline_suffix else None
 
     @property
@@ -249,8 +252,14 @@ class Recipe:
         return [name for name in self.corpora if name != target and name not in self.aux[target]]
 
     def variant_model(self, variant: str) -> dict:
-        """The model settings of one variant: ``model`` with the variant's keys replaced."""
-        return {**self.model, **self.variants.get(variant, {})}
+        """The model settings of one variant: ``model`` with the variant's keys replaced (a variant of another
+        ``type`` holds all its model's keys)."""
+        keys = {k: v for k, v in self.variants.get(variant, {}).items() if k != "training"}
+        return keys if "type" in keys else {**self.model, **keys}
+
+    def variant_training(self, variant: str) -> dict:
+        """The `training:` keys of one variant's runs: the recipe's, with the variant's `training:` replaced."""
+        return {**self.training, **self.variants.get(variant, {}).get("training", {})}
 
     def runs(self) -> list[RunSpec]:
         """Every run: targets x train sizes x variants x schedules x seeds x grid points, in that order."""
@@ -268,9 +277,24 @@ class Recipe:
             baseline = " ".join(part for part in (size_label, base_mix, variants[0]) if part) \
                 if self.variants or len(mixes) > 1 else ""
             for schedule, seed, (lr, batch) in itertools.product(self.schedules, self.seeds, self.grid_points()):
-                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, basis, self.training, train_size=size, variant=variant,
-                                    mix_percent=mix, row_suffix=suffix, baseline_suffix=baseline))
+                runs.append(RunSpec(target, aux, schedule, lr, batch, seed, basis, self.variant_training(variant),
+                                    train_size=size, variant=variant,
+                                    mix_percent=mix, row_suffix=suffix, baseline_suffix=baseline,
+                                    baseline_schedule=self.compared_schedule(schedule, mix == mixes[0])))
         return runs
+
+    def compared_schedule(self, schedule: ScheduleSpec, base_mix: bool) -> str:
+        """The schedule of the row ``schedule``'s is compared with, when not its own: the one its schedule names
+        (``Schedule.compared_with``: uncertainty sampling's random pick) if the recipe lists it; else, in a mixing
+        study without variants, single-task at the first mix (mixed rows: the same schedule unmixed); else ""."""
+        compared = schedule.build().compared_with()
+        if compared is not None:
+            return next((s.label for s in self.schedules if s.build().settings() == compared.settings()), "")
+        listed = any(s.label == "single-task" for s in self.schedules)
+        mixing = len(self.mix_percents) > 1 and not self.variants
+        if base_mix and mixing and listed and schedule.label != "single-task":
+            return "single-task"
+        return ""
 
     def identity_basis(self, target: str, aux, size=None, mix=None, variant: str = "") -> IdentityBasis:
         """The corpora and model of a target's runs as the recipe describes them (no corpus is loaded), with the
@@ -283,7 +307,17 @@ class Recipe:
         if mix:
             corpora[target]["mixing"] = {"percent": mix, "source": self.mix_source, "from": self.mix_corpora_of(target)}
         model = self.variant_model(variant)
-        return IdentityBasis(corpora, {**model, "embeddings": self.embeddings_identity(model.get("type", "multi-head"))})
+        kind = model.get("type", "multi-head")
+        return IdentityBasis(corpora, {**model, "embeddings": self.embeddings_identity(kind),
+                                       **self.store_dtype_identity(kind)})
+
+    def store_dtype_identity(self, model_type: str) -> dict:
+        """A float16 or bfloat16 store rounds the vectors runs read, so its runs are others; float32 (exact), no
+        store and fine-tuned encoders add nothing, so those runs keep the ids they had before bfloat16 came."""
+        if self.embedding_store_dtype == "float32" or self.embedding_store == "off" or \
+                model_type not in FROZEN_MODEL_TYPES:
+            return {}
+        return {"embedding_store_dtype": self.embedding_store_dtype}
 
     def embeddings_identity(self, model_type: str) -> list[str]:
         """Each frozen embeddings item on this machine (the shipped set, a built folder, a file) by its fingerprint,

@@ -77,10 +77,23 @@ def check_data(recipe: Recipe) -> None:
                                               samples=recipe.samples)
         except CorpusNotFoundError as exc:
             checker.error(("corpora", name), "corpus not found", str(exc))
+    _precision_problem(checker, recipe)
     checker.raise_if_any()
     for target in recipe.targets:
         options = recipe.corpora[target]
         read_splits(folders[target], max_length=options["max_length"], long_sentences=options["long_sentences"])
+
+
+def _precision_problem(checker: _Checker, recipe: Recipe) -> None:
+    """``training.precision`` this machine cannot train in (fp16 on a CPU, bf16 without native units): refused
+    before the study writes anything, not when its first run starts."""
+    from flair_munch.training.precision import device_named, precision_problem
+    from flair_munch.training.settings import FIELDS
+
+    precision = recipe.training.get("precision", FIELDS["precision"].default)
+    problem = precision_problem(precision, device_named(recipe.device))
+    if problem:
+        checker.error(("training", "precision"), *problem)
 
 
 # ----- validation -----

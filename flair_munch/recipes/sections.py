@@ -9,7 +9,8 @@ from typing import Any
 from flair_munch.corpora.subsample import resolve_size
 from flair_munch.names import did_you_mean
 from flair_munch.recipes.checker import _Checker
-from flair_munch.recipes.recipe import GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES, TRAINING_KEYS, KeyPath
+from flair_munch.recipes.recipe import (FROZEN_MODEL_TYPES, GRID_KEYS, MODEL_KEYS_BY_TYPE, MODEL_TYPES,
+                                   TRAINING_KEYS, KeyPath)
 from flair_munch.training.settings import training_problems
 
 
@@ -23,15 +24,51 @@ def training_section(section: Any, check: _Checker) -> dict:
 
 
 def variants_section(section: Any, model: dict, model_keys: dict, check: _Checker) -> dict[str, dict]:
-    """``{variant name: model keys}`` of the `variants:` section (a mapping of names to model keys, or unset)."""
+    """``{variant name: model keys}`` of the `variants:` section (a mapping of names to model keys, or unset).
+
+    A variant may also name another model ``type`` (then it holds all that type's keys: the `model:` keys the
+    type takes carry over) and a `training:` mapping of training keys for its runs only, so one study can
+    compare model types and training options row by row (docs/recipes.md#sizes-and-model-variants)."""
     if section is not None and (not isinstance(section, dict) or not section):
         check.error(("variants",), f"expected a mapping of variant names to model keys, got {section!r}",
                     "Write e.g. `variants: {baseline: {tasks: []}, all: {tasks: [sce, sen, tie, tbl]}}`.")
     variants = {}
     for name, options in section.items() if isinstance(section, dict) else ():
-        variants[str(name)] = check.mapping(options, ("variants", name), model_keys,
-                                            f"model keys of a {model['type']} variant")
+        given = dict(options) if isinstance(options, dict) else options
+        kind = given.pop("type", model["type"]) if isinstance(given, dict) else model["type"]
+        training = given.pop("training", None) if isinstance(given, dict) else None
+        kind, keys = _variant_type(kind, model, model_keys, ("variants", name, "type"), check)
+        variants[str(name)] = check.mapping(given, ("variants", name), keys, f"model keys of a {kind} variant")
+        if kind != model["type"]:  # a whole model of its own type: its defaults, then the shared `model:` keys
+            shared = {k: v for k, v in model.items() if k in keys}
+            variants[str(name)] = {"type": kind, **{k: d for k, (_, d) in keys.items()}, **shared, **variants[str(name)]}
+        if training is not None:
+            variants[str(name)]["training"] = _variant_training(training, ("variants", name, "training"), check)
     return variants
+
+
+def _variant_type(kind: Any, model: dict, model_keys: dict, path: KeyPath, check: _Checker) -> tuple[str, dict]:
+    """A variant's model type and its keys: a registered type that reads its embeddings as `model.type` does."""
+    if kind == model["type"]:
+        return kind, model_keys
+    if kind not in MODEL_TYPES:
+        check.error(path, f"unknown model type {kind!r}",
+                    f"{did_you_mean(str(kind), MODEL_TYPES)}Choose one of: {', '.join(MODEL_TYPES)}.")
+        return model["type"], model_keys
+    if (kind in FROZEN_MODEL_TYPES) != (model["type"] in FROZEN_MODEL_TYPES):
+        check.error(path, f"{kind} and the model's type {model['type']} read `embeddings` differently (one frozen, "
+                    "one fine-tuned)", "Compare them in two recipes, or choose a variant type that reads them as "
+                    f"{model['type']} does.")
+        return model["type"], model_keys
+    return kind, MODEL_KEYS_BY_TYPE[kind]
+
+
+def _variant_training(section: Any, path: KeyPath, check: _Checker) -> dict:
+    """A variant's `training:` keys (only those given: the recipe's `training:` holds the rest), each checked."""
+    training = check.mapping(section, path, TRAINING_KEYS, "training keys (TrainingSettings fields)")
+    for key, problem, fix in training_problems(training):
+        check.error(path + (key,), problem, fix)
+    return training
 
 
 def target_train_sizes(sizes: Any, check: _Checker) -> Any:
@@ -73,9 +110,10 @@ def seeds_section(seeds: Any, check: _Checker) -> list[int]:
 
 def check_mixing_and_store(top: dict, check: _Checker) -> None:
     """The embedding store's dtype, and the mixing keys' values (`mix_source`, `mix_percent`)."""
-    if top["embedding_store_dtype"] not in ("float32", "float16"):
+    if top["embedding_store_dtype"] not in ("float32", "float16", "bfloat16"):
         check.error(("embedding_store_dtype",), f"unknown dtype {top['embedding_store_dtype']!r}",
-                    "Choose float32 (exact) or float16 (half the disk, within 1e-3).")
+                    "Choose float32 (exact), float16 (half the disk, within 1e-3) or bfloat16 (half the disk, "
+                    "float32's range, within 4e-3).")
     if top["mix_source"] not in ("all", "similar", "dissimilar"):
         check.error(("mix_source",), f"unknown mix source {top['mix_source']!r}", "Choose all, similar or dissimilar.")
     mixes = top["mix_percent"]

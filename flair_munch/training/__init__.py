@@ -18,6 +18,7 @@ from flair_munch.training.schedules import (
     SingleTask,
     Stage,
     Step,
+    UncertaintySampling,
 )
 from flair_munch.training.settings import FINE_TUNING, TrainingSettings
 from flair_munch.training.trainer import AuxiliaryTrainer, train
@@ -42,6 +43,7 @@ __all__ = [
     "Step",
     "TrainingResult",
     "TrainingSettings",
+    "UncertaintySampling",
     "train",
     "train_multi_corpus",
 ]

@@ -62,13 +62,16 @@ def corpus_fingerprint(corpus) -> dict:
     return {"sizes": sizes, "sha1": digest.hexdigest()[:16]}
 
 
-def content_basis(model, corpora: Mapping, fingerprint: Optional[dict] = None) -> IdentityBasis:
+def content_basis(model, corpora: Mapping, fingerprint: Optional[dict] = None,
+                  store_dtype: str = "float32") -> IdentityBasis:
     """The basis of a script's runs: the corpora's content and the model (its embeddings by their fingerprint;
-    pass the store's ``fingerprint`` when there is one, so the weights are not hashed twice)."""
+    pass the store's ``fingerprint`` when there is one, so the weights are not hashed twice). A store that
+    rounds its vectors (``store_dtype`` float16 / bfloat16) makes other runs; float32 adds nothing, as in a recipe."""
     from flair_munch.embeddings.identity import fingerprint_digest
 
+    rounding = {} if store_dtype == "float32" else {"embedding_store_dtype": store_dtype}
     return IdentityBasis(
         corpora={name: corpus_fingerprint(corpus) for name, corpus in corpora.items()},
         model={"class": type(model).__name__, "embeddings": fingerprint_digest(model.embeddings, fingerprint),
-               "heads": model.head_names, "config": model.config()},
+               "heads": model.head_names, "config": model.config(), **rounding},
     )

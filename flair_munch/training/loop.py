@@ -22,6 +22,7 @@ from flair.training_utils import store_embeddings
 from flair_munch.training.batch_stream import BatchStream, QuotaStream
 from flair_munch.training.convergence import AnnealOnTrainLoss
 from flair_munch.training.divergence import divergence
+from flair_munch.training.precision import autocast, grad_scaler, resolve_precision
 from flair_munch.training.run_directory import RunDirectory
 from flair_munch.training.schedules import Stage
 from flair_munch.training.settings import TrainingSettings
@@ -56,6 +57,8 @@ class TrainingLoop:
     def __init__(self, inputs: LoopInputs, stages: list[Stage]) -> None:
         self.inputs, self.model, self.settings, self.stages = inputs, inputs.model, inputs.settings, stages
         self.streams: dict[str, BatchStream] = {}
+        self.precision = resolve_precision(self.settings.precision, flair.device)
+        self.scaler = grad_scaler(self.precision, flair.device)  # fp16 only
         for step in (step for stage in stages for step in stage.epoch):
             if step.key not in self.streams:
                 self.streams[step.key] = self._stream(step)
@@ -155,15 +158,12 @@ class TrainingLoop:
             batch_kw = {"batch_no": number, "batch": batch, "total_number_of_batches": len(stage.epoch),
                         "epoch": epoch, "batch_count": updates["shared"] + 1}
             self.inputs.dispatch("before_training_batch", **batch_kw)
-            per_head = self.model.forward_loss_per_head(batch)
+            with autocast(self.precision, flair.device):  # the heads score the CRF and the loss in fp32
+                per_head = self.model.forward_loss_per_head(batch)
             loss = step.weight * sum(weights[name] * term if name in weights else term
                                      for name, (term, _) in per_head.items())
             optimizer.zero_grad()
-            loss.backward()
-            if self.settings.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.max_grad_norm)
-            self.inputs.dispatch("before_training_optimizer_step", **batch_kw)
-            optimizer.step()
+            self._backward_and_step(loss, optimizer, batch_kw)
             if scheduler is not None:
                 scheduler.step()
             store_embeddings(batch, self.inputs.storage)
@@ -180,6 +180,22 @@ class TrainingLoop:
             self.inputs.dispatch("after_training_batch", **batch_kw, step=step, loss=loss.item(),
                                  lr=optimizer.param_groups[0]["lr"])
         return {name: loss_sum[name] / max(tokens[name], 1) for name in loss_sum}, sentences
+
+    def _backward_and_step(self, loss: torch.Tensor, optimizer, batch_kw: dict) -> None:
+        """Backward, clipping and the optimizer step; with fp16 through the loss scaler (a step whose scaled
+        gradients overflowed is skipped and the scale lowered, as ``torch.amp`` does)."""
+        scaler = self.scaler
+        (scaler.scale(loss) if scaler else loss).backward()
+        if self.settings.max_grad_norm:
+            if scaler:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.max_grad_norm)
+        self.inputs.dispatch("before_training_optimizer_step", **batch_kw)
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
 
     def _convergence(self, state: Optional[dict], stage: Stage) -> AnnealOnTrainLoss:
         """When the stage ends: annealing decides (SGD), or the fixed epoch count of a linear schedule or a stage."""

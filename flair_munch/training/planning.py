@@ -35,7 +35,10 @@ class PlanningContext:
         self.batch_size, self.seed = settings.mini_batch_size, settings.seed
         self.entity_types = {name: getattr(c, "entity_type", None) or name for name, c in corpora.items()}
         corpus = corpora[self.target]
-        self.target_train = list(corpus.train) + (list(corpus.dev) if settings.train_with_dev else [])
+        target_train = list(corpus.train) + (list(corpus.dev) if settings.train_with_dev else [])
+        # what the schedule trains on, and what it holds back (uncertainty sampling's pool, ranked after training)
+        self.target_train, self.held_back = (schedule.split_target_train(target_train) if schedule
+                                             else (target_train, []))
         self.iterations = -(-len(self.target_train) // self.batch_size)  # ITER = ceil(|target train| / batch size)
         self._similarity: Optional[dict[str, float]] = None
 

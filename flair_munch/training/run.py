@@ -14,12 +14,15 @@ from typing import Callable, NoReturn, Optional
 
 import torch
 
+import flair
+
 from flair_munch.evaluation.prediction_file import read_prediction_file, write_tag_file
 from flair_munch.inference import evaluation_mode
 from flair_munch.training.divergence import TrainingDiverged, advice
 from flair_munch.training.identity import IdentityBasis, RunIdentity
 from flair_munch.training.loop import LoopInputs, TrainingLoop
 from flair_munch.training.planning import PlanningContext, TrainSubRun
+from flair_munch.training.precision import autocast, resolve_precision
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run_directory import RunDirectory, atomic_write
 from flair_munch.training.schedules import Schedule, Selection, Stage
@@ -49,6 +52,8 @@ class Run:
 
     def __init__(self, shared: SharedByRuns, target: str, aux: list[str], schedule: Schedule, run_dir: Path,
                  settings: TrainingSettings) -> None:
+        # what the run does (auto -> bf16 or fp32), recorded as such; a device that cannot do it is refused here
+        settings = settings.replace(precision=resolve_precision(settings.precision, flair.device))
         self.shared, self.model, self.corpora = shared, shared.model, shared.corpora
         self.target, self.aux, self.schedule, self.settings = target, aux, schedule, settings
         self.identity = RunIdentity(target, tuple(aux), schedule.settings(), settings.identity(),
@@ -168,7 +173,7 @@ class Run:
         """
         if not sentences:
             return None
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), autocast(self.settings.precision, flair.device):  # as it trains
             result = self.model.evaluate(sentences, head=self.target, out_path=out_path, return_loss=False,
                                          mini_batch_size=self.settings.eval_batch_size,
                                          embedding_storage_mode=self.storage)
@@ -194,6 +199,7 @@ class Run:
             epochs=len(state.history), updates=dict(state.updates), seconds=round(state.seconds, 2),
             stop_reasons=state.stop_reasons, run_dir=str(self.directory.path), model_path=str(self.directory.model),
             history=state.history, settings={**self.settings.to_dict(), "schedule": repr(self.schedule)},
+            selection=self.schedule.trained_record(self.model, self.plan),  # e.g. a held-back pool's ranking
         )
         self.directory.write_result(result)
         self.dispatch("after_training", result=result)

@@ -16,9 +16,12 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from flair_munch.training.precision import PRECISIONS, run_precision
+
 LR_SCHEDULES = ("anneal", "linear-warmup")
 FINAL_MODELS = ("last", "best-dev")
 STORAGE_MODES = ("none", "cpu", "gpu")
+DEFAULTS_NOT_IN_ID = {"precision": "fp32"}  # options added later: at these values a run keeps the id it had before
 
 
 def is_number(value: Any) -> bool:
@@ -85,6 +88,12 @@ class TrainingSettings:
         5.0, "gradient clipping (null: off)", lambda v: v is None or (is_number(v) and v > 0),
         "must be a number > 0 or null (a negative norm flips the gradient's sign)",
         "Use e.g. 5.0, or null to switch clipping off.")
+    precision: str = _option(
+        "fp32", "arithmetic of the encoder and heads (torch.autocast; the CRF and loss stay fp32): fp32, bf16, "
+        "fp16 (CUDA, loss scaling) or auto (bf16 where the CPU or GPU has native bf16, else fp32); in the run id "
+        "unless fp32",
+        lambda v: v in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}",
+        "Use fp32, bf16 (CPUs with amx_bf16/avx512_bf16, Ampere+ GPUs), fp16 (CUDA) or auto.")
     train_with_dev: bool = _option(
         False, "train on target train + dev (for test results); selection runs still use train only")
     final_model: str = _option(
@@ -131,8 +140,12 @@ class TrainingSettings:
         return dataclasses.asdict(self)
 
     def identity(self) -> dict:
-        """The settings that can change a run's numbers: what its run id hashes."""
-        return {name: getattr(self, name) for name, f in FIELDS.items() if f.metadata["in_run_id"]}
+        """The settings that can change a run's numbers: what its run id hashes (``auto`` precision as what it
+        resolves to on ``flair.device``; options at a ``DEFAULTS_NOT_IN_ID`` value left out, so old ids stay)."""
+        values = {name: getattr(self, name) for name, f in FIELDS.items() if f.metadata["in_run_id"]}
+        values["precision"] = run_precision(self.precision)
+        return {name: value for name, value in values.items()
+                if not (name in DEFAULTS_NOT_IN_ID and value == DEFAULTS_NOT_IN_ID[name])}
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(TrainingSettings)}

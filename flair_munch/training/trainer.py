@@ -9,11 +9,13 @@ import logging
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+import flair
 from flair.trainers import ModelTrainer
 from flair.trainers.plugins.base import Pluggable
 
 from flair_munch.models.multi_head_tagger import MultiHeadTagger
 from flair_munch.training.identity import IdentityBasis, content_basis
+from flair_munch.training.precision import resolve_precision
 from flair_munch.training.result import TrainingResult
 from flair_munch.training.run import Run, SharedByRuns
 from flair_munch.training.schedules import Schedule, SingleTask
@@ -69,7 +71,8 @@ class AuxiliaryTrainer(Pluggable):
     def identity_basis(self) -> IdentityBasis:
         if self._identity_basis is None:
             store = self.embedding_store
-            self._identity_basis = content_basis(self.model, self.corpora, store.fingerprint if store else None)
+            self._identity_basis = content_basis(self.model, self.corpora, store.fingerprint if store else None,
+                                                 store.dtype if store else "float32")
         return self._identity_basis
 
     def train(self, target: str, aux: Optional[Sequence[str]] = None, schedule: Optional[Schedule] = None,
@@ -90,6 +93,7 @@ class AuxiliaryTrainer(Pluggable):
                 batch); the run is recorded as failed (``failed.json``), never as done.
         """
         settings = (settings or TrainingSettings()).replace(**overrides)
+        resolve_precision(settings.precision, flair.device)  # a precision the device cannot do: refused before the store
         if target not in self.corpora:
             raise KeyError(f"unknown target {target!r}; the trainer has corpora {list(self.corpora)}")
         if schedule is None and aux:

@@ -19,6 +19,7 @@ from flair_munch.training.schedules.munch_iter import MunchIter
 from flair_munch.training.schedules.munch_stack import MunchStack
 from flair_munch.training.schedules.pretrain_finetune import PretrainFinetune
 from flair_munch.training.schedules.matched_single_task import MatchedSingleTask
+from flair_munch.training.schedules.uncertainty_sampling import TrainSubset, UncertaintySampling
 
 SCHEDULES = Schedule.registry  # name -> class, the live registry (not a copy)
 
@@ -45,6 +46,8 @@ __all__ = [
     "SingleTask",
     "Stage",
     "Step",
+    "TrainSubset",
+    "UncertaintySampling",
     "resolve_order",
     "type_alternating_order",
 ]

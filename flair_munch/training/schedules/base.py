@@ -164,6 +164,21 @@ class Schedule(ABC):
         """The options of the SingleAux run with ``aux`` among this schedule's prerequisites (default: none)."""
         return {}
 
+    def split_target_train(self, sentences: list) -> tuple[list, list]:
+        """The target training sentences this schedule trains on, and those it holds back (uncertainty
+        sampling's pool, scored by :meth:`trained_record`); default: all of them, none held back."""
+        return sentences, []
+
+    def trained_record(self, model, ctx: "PlanContext") -> Optional[dict]:
+        """What the run records of its trained model besides its scores (``result.selection``), for the
+        selections that read it later (uncertainty sampling's pool ranking); default: nothing."""
+        return None
+
+    def compared_with(self) -> Optional["Schedule"]:
+        """The schedule whose report row this one's is compared with when that row is in the study (uncertainty
+        sampling's entropy pick: the random pick of the same size); None: the study's baseline row."""
+        return None
+
     def settings(self) -> dict:
         """What identifies this schedule in a run id: its constructor arguments (those at a default in
         ``defaults_not_in_id`` left out, so the runs that do not use an option keep their ids)."""
