@@ -4,8 +4,10 @@
 repetitions interleaved in alternating order, so the ratios are side by side in one run: SingleTask
 and MUNCH-Iter on the ``default`` embeddings read from the embedding store (float32, or bfloat16 with
 ``--store``), and the ECTTLNER tagger fine-tuning MiniLM (no store). Epoch time: the median of epochs
-2+ over the repetitions (epoch 1 warms up); peak memory: the process's maximum resident set. The
-test split is cut to 100 sentences there (not timed; F1 is the parity mode's question).
+2+ over the repetitions (epoch 1 warms up), of the process's first run and of a second identical run
+in the same process (warm: bf16's oneDNN kernels are made per batch shape, so a fresh process pays for
+them in its first epochs); peak memory: the process's maximum resident set. The test split is cut to
+100 sentences there (not timed; F1 is the parity mode's question).
 
 ``parity``: SingleTask on two targets, three seeds, trained in fp32, bf16 and bf16 from a bfloat16
 store, through a recipe (so the runs are a study's, resumable); each row against fp32 with the
@@ -50,21 +52,28 @@ def child(args) -> None:
     settings = {"max_epochs": args.epochs, "evaluate_dev": False, "progress": False, "save_model": False,
                 "precision": args.precision, "mini_batch_size": 16}
     if args.model == "ecttlner":
-        model = ECTTLNERTagger.from_corpora(load_encoder("default"), corpora, tasks=["sce", "sen", "tie", "tbl"], w=0.3)
-        trainer = AuxiliaryTrainer(model, corpora)
+        encoder = load_encoder("default")
         settings.update(optimizer="AdamW", learning_rate=5e-5, lr_schedule="linear-warmup", max_grad_norm=1.0,
                         embeddings_storage_mode="none")
+
+        def trainer():
+            model = ECTTLNERTagger.from_corpora(encoder, corpora, tasks=["sce", "sen", "tie", "tbl"], w=0.3)
+            return AuxiliaryTrainer(model, corpora)
     else:
         embeddings = load_embeddings("default")
         store = EmbeddingStore(embeddings, root=args.store_root, dtype=args.store_dtype)
-        trainer = AuxiliaryTrainer(MultiHeadTagger.from_corpora(embeddings, corpora, hidden_size=128), corpora,
-                                   embedding_store=store)
-    schedule = MunchIter(order="given") if args.model == "munch-iter" else SingleTask()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = trainer.train(target.name, [c.name for c in aux], schedule, Path(tmp) / "run", **settings)
-    epochs = [row["seconds"] for row in result.history]
-    print(json.dumps({"epochs": epochs, "sentences": len(target.train) + sum(len(c.train) for c in aux),
-                      "updates": result.updates["shared"], "test_f1": result.test["f1"] if result.test else None,
+
+        def trainer():
+            return AuxiliaryTrainer(MultiHeadTagger.from_corpora(embeddings, corpora, hidden_size=128), corpora,
+                                    embedding_store=store)
+    epochs = {}
+    for run in ("cold", "warm"):  # warm: a second run in the same process, as a study's reused worker trains
+        flair.set_seed(1)
+        schedule = MunchIter(order="given") if args.model == "munch-iter" else SingleTask()
+        with tempfile.TemporaryDirectory() as tmp:
+            result = trainer().train(target.name, [c.name for c in aux], schedule, Path(tmp) / "run", **settings)
+        epochs[run] = [row["seconds"] for row in result.history]
+    print(json.dumps({"epochs": epochs, "updates": result.updates["shared"],
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -98,6 +107,7 @@ def speed(args) -> None:
             print(f"repeat {repeat} {key}: epochs {measured[key][-1]['epochs']}", flush=True)
     lines = [
         "# Mixed precision: epoch time and peak memory, fp32 vs bf16 (issue 34)", "",
+        "Command: `FLAIR_MUNCH_DATA=... python benchmarks/precision.py speed` (nothing else running).", "",
         f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, bf16 units: "
         f"{_bf16_flags()}; one torch thread per process (a study worker's setting), torch {torch.__version__}, "
         f"flair {flair.__version__}. Target {args.target} cut to {args.train_size} training sentences (ECTTLNER: "
@@ -105,20 +115,26 @@ def speed(args) -> None:
         f"batch 16; SingleTask and MUNCH-Iter: `default` embeddings from the embedding store, BiLSTM h128, SGD; "
         f"ECTTLNER: MiniLM fine-tuned + BiLSTM 256 + CRF + the four derived heads, AdamW. {args.repeats} "
         "repetitions in alternating order, each configuration in its own process; epoch time is the median "
-        "of epochs 2+ over the repetitions, peak memory the largest resident set.", "",
-        "| model | arithmetic | epoch s (median) | speed-up vs fp32 | peak RSS MB |",
-        "|---|---|---|---|---|",
+        "of epochs 2+ over the repetitions, of the process's first run (fresh: bf16's oneDNN kernels are made "
+        "for each new batch shape) and of a second, identical run in the same process (warm, as a study's reused "
+        "worker trains); peak memory the largest resident set.", "",
+        "| model | arithmetic | epoch s, first run (median) | speed-up | epoch s, warm (median) | speed-up | "
+        "peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for model in args.models:
-        base = None
+        base = {}
         for config in CONFIGS:
             if (model, config) not in measured:
                 continue
             runs = measured[(model, config)]
-            seconds = statistics.median(s for run in runs for s in (run["epochs"][1:] or run["epochs"]))
-            base = base or seconds
-            rss = max(run["peak_rss_mb"] for run in runs)
-            lines.append(f"| {model} | {config} | {seconds:.2f} | {base / seconds:.2f}x | {rss:.0f} |")
+            cells = []
+            for run in ("cold", "warm"):
+                seconds = statistics.median(s for r in runs for s in (r["epochs"][run][1:] or r["epochs"][run]))
+                base.setdefault(run, seconds)
+                cells += [f"{seconds:.2f}", f"{base[run] / seconds:.2f}x"]
+            rss = max(r["peak_rss_mb"] for r in runs)
+            lines.append(f"| {model} | {config} | {' | '.join(cells)} | {rss:.0f} |")
     _publish("\n".join(lines), RESULTS / "precision_speed.md")
 
 

@@ -30,7 +30,7 @@ RECIPE = {
     "grid": {"learning_rate": [0.1], "mini_batch_size": [16]},
     "training": {"max_epochs": 15, "save_model": False},
     "seeds": [1, 2, 3],
-    "execution": {"executor": "sequential"},
+    "execution": {"executor": "ray", "workers": 2, "cpus_per_run": 1},
 }
 ROWS = {"fp32": ("fp32", "float32"), "bf16": ("bf16", "float32"), "bf16 + bf16 store": ("bf16", "bfloat16")}
 
@@ -43,7 +43,7 @@ def run_study(folder: Path, precision: str, store_dtype: str) -> list[dict]:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder.parent / f"{folder.name}.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
     subprocess.run([sys.executable, "-m", "flair_munch.cli", "run", str(path), "--no-progress"], env=env, check=True)
     return [json.loads(line) for line in (folder / "results.jsonl").read_text(encoding="utf-8").splitlines() if line]
 
@@ -63,9 +63,10 @@ def parity(args) -> None:
     corrected = holm([c.p for _, c in compared.values()])
     lines = [
         "# Mixed precision: F1 parity over seeds (issue 34)", "",
+        "Command: `FLAIR_MUNCH_DATA=... python benchmarks/precision.py parity` (resumes from the records).", "",
         "SingleTask, `default` embeddings from the embedding store, BiLSTM h128, SGD lr 0.1, batch 16, the "
         "annealing rule capped at 15 epochs; targets NCBI-disease and BC5CDR-chem with their training sets cut "
-        "to 1000 sentences (seeded), dev cut to 300, test whole; seeds 1-3; one torch thread. The same runs in "
+        "to 1000 sentences (seeded), dev cut to 300, test whole; seeds 1-3; Ray, two runs at a time, one torch thread each. The same runs in "
         "three arithmetics (records: `benchmarks/results/precision-parity/<arithmetic>/`). Test F1 x 100.", "",
         "| arithmetic | " + " | ".join(f"{t} (mean ± sd)" for t in targets) + " | Δ macro vs fp32 [Holm-level CI] "
         "| p (Holm, m=2) | detectable Δ (80% power) | verdict |",
