@@ -87,11 +87,12 @@ def check_data(recipe: Recipe) -> None:
 def _precision_problem(checker: _Checker, recipe: Recipe) -> None:
     """``training.precision`` this machine cannot train in (fp16 on a CPU, bf16 without native units): refused
     before the study writes anything, not when its first run starts."""
-    from flair_munch.training.precision import device_named, precision_problem
+    from flair_munch.device import device_for
+    from flair_munch.training.precision import precision_problem
     from flair_munch.training.settings import FIELDS
 
     precision = recipe.training.get("precision", FIELDS["precision"].default)
-    problem = precision_problem(precision, device_named(recipe.device))
+    problem = precision_problem(precision, device_for(recipe.device))
     if problem:
         checker.error(("training", "precision"), *problem)
 

@@ -80,11 +80,6 @@ def precision_problem(precision: str, device: Device) -> Optional[tuple[str, str
     return None
 
 
-def device_named(name: str) -> torch.device:
-    """The device ``select_device(name)`` would pick (``auto``: CUDA when torch sees one), without selecting it."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
-
-
 def run_precision(precision: str) -> str:
     """What a run's id hashes: ``auto`` as what it resolves to on ``flair.device`` (fp32 or bf16), others as given
     (a device that cannot run them is refused when training starts, not here)."""
