@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 from flair_munch import commands as handlers
+from flair_munch.aux_ranking.command import add_ranking_arguments
+from flair_munch.corpora.download_command import add_download_parser
+from flair_munch.export.command import add_export_parser
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +36,7 @@ def _add_corpus_parsers(commands) -> None:
     stats.set_defaults(run=handlers.corpus_stats)
     listing = corpus.add_parser("list", help="the corpora the registry knows")
     listing.set_defaults(run=handlers.corpus_list)
+    add_download_parser(corpus)
 
 
 def _add_embeddings_parsers(commands) -> None:
@@ -117,6 +121,8 @@ def _add_run_parser(commands) -> None:
     run.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
     run.add_argument("--retry-failed", action="store_true",
                      help="train runs again that diverged earlier (failed.json); by default they are skipped")
+    run.add_argument("--log-to", metavar="TRACKERS", help="log every run to mlflow, tensorboard and/or wandb "
+                     "(comma-separated; none: no tracker); replaces the recipe's log_to (docs/recipes.md#tracking)")
     run.set_defaults(run=handlers.run)
 
 
@@ -138,12 +144,14 @@ def _add_predict_parser(commands) -> None:
 
 
 def _add_rank_aux_parser(commands) -> None:
-    rank = commands.add_parser("rank-aux", help="rank auxiliary corpora for a target by corpus similarity (seconds)")
+    rank = commands.add_parser("rank-aux", help="rank auxiliary corpora for a target by corpus similarity (seconds) "
+                               "or a model-based predictor (--method)")
     rank.add_argument("target", help="the target corpus (name or folder)")
     rank.add_argument("--candidates", nargs="+", required=True, metavar="NAME", help="candidate auxiliary corpora")
     rank.add_argument("--embeddings", nargs="+", default=None,
                       help="also compare mean sentence vectors of these frozen embeddings (e.g. default)")
     rank.add_argument("--max-sentences", type=int, default=2000, help="train sentences read per corpus (default 2000)")
+    add_ranking_arguments(rank)
     _add_data_arguments(rank)
     rank.set_defaults(run=handlers.rank_aux)
 
@@ -186,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add_parser in SUBCOMMAND_PARSERS:
         add_parser(commands)
+    add_export_parser(commands)
     return parser
 
 

@@ -133,18 +133,21 @@ def apply_execution_flags(recipe, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from flair_munch.recipes import check_data, load_recipe
     from flair_munch.study.driver import run_study, study_status
+    from flair_munch.tracking import log_study_report, parse_log_to_flag
 
     from flair_munch.recipes import RecipeError
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
     apply_execution_flags(recipe, args)  # before --dry-run returns: it refuses bad flags too
+    if args.log_to is not None:  # --log-to replaces the recipe's log_to
+        recipe.log_to = parse_log_to_flag(args.log_to)
     if args.dry_run:
         from flair_munch.study.folder import check_runnable
 
         check_runnable(recipe)  # what the run refuses (device, downloads, output_dir), without writing anything
         print(study_status(recipe).format())
         try:
-            check_data(recipe)
+            check_data(recipe, fetch=False)  # `download: true` fetches when the study runs, not at --dry-run
         except RecipeError as error:
             print(f"flair-munch: warning: the study cannot run yet:\n{error}", file=sys.stderr)
         return 0
@@ -155,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
     if status.done:
         paths = write_report(status.output_dir)
+        log_study_report(status.output_dir, Path(paths.table_md).parent)  # log_to: e.g. MLflow's parent run
         print((Path(paths.table_md)).read_text(encoding="utf-8"))
         print(f"report and plots: {Path(paths.table_md).parent}")
     for failure in status.failed:
@@ -164,8 +168,10 @@ def run(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     from flair_munch.evaluation import write_report
+    from flair_munch.tracking import log_study_report
 
     paths = write_report(args.study_dir, out_dir=args.out)
+    log_study_report(args.study_dir, Path(paths.table_md).parent)  # a study that logs to MLflow keeps its report there
     for name in ("table_md", "significance_md"):
         path = getattr(paths, name, None)
         if path:
@@ -198,28 +204,9 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def rank_aux(args: argparse.Namespace) -> int:
-    from flair_munch.corpora import load_corpus
-    from flair_munch.corpora.similarity import format_ranking, rank_aux
+    from flair_munch.aux_ranking.command import rank_aux_command
 
-    from flair_munch.corpora.similarity import distinct_candidates
-
-    def load(name):
-        return load_corpus(name, data_dir=args.data_dir, samples=args.samples, name=name)
-
-    if args.max_sentences < 1:
-        raise ValueError(f"--max-sentences: expected a positive number of sentences, got {args.max_sentences}. "
-                         "Use 1 or more (default 2000).")
-    candidates = distinct_candidates(args.target, args.candidates, data_dir=args.data_dir, samples=args.samples)
-    embeddings = None
-    if args.embeddings:
-        from flair_munch.embeddings import load_embeddings
-
-        embeddings = load_embeddings(args.embeddings)
-    rows = rank_aux(load(args.target), [load(name) for name in candidates], embeddings,
-                    max_sentences=args.max_sentences)
-    print(f"auxiliary corpora for {args.target}, most similar first:")
-    print(format_ranking(rows))
-    return 0
+    return rank_aux_command(args)
 
 
 def uncertain(args: argparse.Namespace) -> int:

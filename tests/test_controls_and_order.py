@@ -120,3 +120,25 @@ def test_a_plan_starts_its_longest_runs_first_unless_told_recipe_order(tmp_path,
     assert capsys.readouterr().err.strip() == ("flair-munch: error: FLAIR_MUNCH_JOB_ORDER='shortest' is not a job "
                                                "order: set it to one of longest-first, recipe, or unset it")
     assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.integration
+def test_a_shared_updates_control_trains_as_many_encoder_updates_as_its_single_aux_run(tmp_path):
+    from flair_munch.study.driver import run_study
+    from flair_munch.training.schedules import MatchedSingleTask
+
+    assert MatchedSingleTask(updates="shared").settings() == {"name": "matched-single-task", "match": "munch-iter",
+                                                             "updates": "shared"}  # the default stays out of ids
+    recipe = recipe_of(tmp_path, "single-aux", "matched-single-task: {match: single-aux, updates: shared}")
+    run_study(recipe, progress=False)  # 20 target sentences in batches of 16: ITER = 2; one epoch
+    by_row = records(tmp_path)
+    single_aux, control = by_row["single-aux"], by_row["matched-single-task(match=single-aux,updates=shared)"]
+    assert (single_aux["updates"]["tgt"], single_aux["updates"]["shared"]) == (2, 4)  # aux steps move the encoder
+    assert (control["updates"]["tgt"], control["updates"]["shared"], control["epochs"]) == (4, 4, 2)
+
+
+def test_a_control_counting_unknown_updates_is_refused_with_the_choices(tmp_path):
+    from flair_munch.recipes import RecipeError
+
+    with pytest.raises(RecipeError, match=r"unknown count of updates 'sharde'. Did you mean `shared`\?"):
+        recipe_of(tmp_path, "single-aux", "matched-single-task: {match: single-aux, updates: sharde}")

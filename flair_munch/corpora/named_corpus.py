@@ -98,6 +98,7 @@ def load_corpus(
     label_type: str = "ner",
     name: Optional[str] = None,
     label_map: Union[str, Path, dict, None] = None,
+    download: bool = False,
 ) -> NamedCorpus:
     """Load a registered or custom corpus as a :class:`NamedCorpus`.
 
@@ -110,7 +111,14 @@ def load_corpus(
     :mod:`flair_munch.corpora.label_map`) renames or drops entity types in every split; the corpus's
     ``entity_type`` then lists the mapped types. An entity type the map does not cover, without a
     ``default:``, raises :class:`~flair_munch.corpora.label_map.LabelMapError`.
+
+    ``download=True`` fetches a registered corpus missing from the data folder first (pinned source, verified
+    byte for byte; :mod:`flair_munch.corpora.download`); a corpus already there is never fetched again.
     """
+    if download and not samples:
+        from flair_munch.corpora.download import ensure_corpora
+
+        ensure_corpora([name_or_path], data_dir)
     info, folder = resolve_corpus(name_or_path, data_dir=data_dir, samples=samples)
     name = name or (info.name if info else folder.name)
     rows = read_splits(folder, max_length=max_length, long_sentences=long_sentences)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from flair_munch.corpora.sources import download_hint
 from flair_munch.names import did_you_mean
 from flair_munch.resources import resources_dir
 
@@ -90,9 +91,11 @@ PAPER_STATS: dict[str, dict[str, tuple[int, int]]] = {
 _PREPARE_HINT = (
     "Pass data_dir= (CLI: --data-dir) or set {env} to a folder with one sub-folder per corpus "
     "(e.g. NCBI-disease/) holding train.tsv, dev.tsv and test.tsv (token<TAB>BIO-tag, blank line "
-    "between sentences). If you are online you can prepare them from Flair's loaders, e.g. "
-    "`corpus = flair.datasets.BIOBERT_DISEASE_NCBI()` and write corpus.train/dev/test with "
-    "flair_munch.corpora.write_conll. Or use the shipped samples (samples=True, CLI: --samples)."
+    "between sentences). Online, `flair-munch corpus download NAME` (Python: load_corpus(NAME, download=True)) "
+    "fetches a registered corpus from its pinned source, checked byte for byte, into {env} or, unset, the cache "
+    "folder ~/.cache/flair_munch/corpora (docs/corpora.md); Flair's loaders (e.g. "
+    "flair.datasets.BIOBERT_DISEASE_NCBI()) are another source. Or use the shipped samples (samples=True, "
+    "CLI: --samples)."
 )
 
 
@@ -106,7 +109,8 @@ def lookup(name: str) -> Optional[CorpusInfo]:
 
 
 def resolve_data_dir(data_dir: Union[str, Path, None] = None) -> Path:
-    """Folder holding the full corpora: explicit argument, else ``$FLAIR_MUNCH_DATA``.
+    """Folder holding the full corpora: explicit argument, else ``$FLAIR_MUNCH_DATA``, else the folder downloads
+    go to without either (``flair_munch.corpora.download.downloaded_corpora_dir``) when it exists.
 
     Raises:
         CorpusNotFoundError: neither is given, or the folder does not exist.
@@ -115,6 +119,10 @@ def resolve_data_dir(data_dir: Union[str, Path, None] = None) -> Path:
     if data_dir is None:
         data_dir, source = os.environ.get(DATA_ENV_VAR) or None, DATA_ENV_VAR
     if data_dir is None:
+        from flair_munch.corpora.download import downloaded_corpora_dir
+
+        if downloaded_corpora_dir().is_dir():
+            return downloaded_corpora_dir()
         raise CorpusNotFoundError("No corpus data folder is configured. " + _PREPARE_HINT.format(env=DATA_ENV_VAR))
     path = Path(data_dir).expanduser()
     if not path.is_dir():
@@ -261,8 +269,7 @@ def resolve_corpus(
         raise CorpusNotFoundError(
             f"Corpus '{info.name}' is registered but {target} does not exist. Put these files there: "
             f"{target / 'train.tsv'}, {target / 'dev.tsv'}, {target / 'test.tsv'} (UTF-8, one "
-            f"token<TAB>BIO-tag per line, blank line between sentences). Online, Flair's loader "
-            f"flair.datasets.{info.huner_loader or '<loader>'}() can provide the splits."
+            f"token<TAB>BIO-tag per line, blank line between sentences). {download_hint(info.name, str(base))}"
         )
     find_split_files(folder)
     return info, folder

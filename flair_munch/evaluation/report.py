@@ -18,6 +18,7 @@ from flair_munch.evaluation.report_controls import control_pairs, controls_block
 from flair_munch.evaluation.report_study import (
     STUDY_CSV_COLUMNS, StudyComparisons, compare_study, study_csv_rows, study_markdown,
 )
+from flair_munch.evaluation.report_transfer import plot_transfer_matrix
 from flair_munch.evaluation.report_table import NOISE_MARK, TABLE_DELTA_COLUMNS, delta_csv, interval, table_block
 from flair_munch.evaluation.results_index import (
     DamagedIndexError, ResultRecord, csv_table, csv_value, read_predictions, read_results, selected,
@@ -389,5 +390,7 @@ def write_report(
     paths.plots = [p for p in (_plot_dev(study, t, out) for t in study.targets) if p is not None]
     if study.targets:
         paths.plots.append(_plot_test(study.targets, rows, out))
+    if (heatmap := plot_transfer_matrix(study.study_dir, study.records, out)) is not None:  # SingleAux runs only
+        paths.plots.append(heatmap)
     paths.markdown = _markdown(table, significance)
     return paths

@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import importlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Optional, Union, cast
@@ -283,17 +284,10 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
     # ----- inference -----
 
-    def predict(
-        self,
-        sentences: Union[list[Sentence], Sentence],
-        mini_batch_size: int = 32,
-        return_probabilities_for_all_classes: bool = False,
-        verbose: bool = False,
-        label_name: Optional[str] = None,
-        return_loss: bool = False,
-        embedding_storage_mode: str = "none",
-        head: Optional[str] = None,
-    ):
+    def predict(self, sentences: Union[list[Sentence], Sentence], mini_batch_size: int = 32,
+                return_probabilities_for_all_classes: bool = False, verbose: bool = False,
+                label_name: Optional[str] = None, return_loss: bool = False, embedding_storage_mode: str = "none",
+                head: Optional[str] = None):
         """Adds predicted spans (label ``label_name``, default the tag type) to each sentence.
 
         Always predicts in eval mode (no dropout), whatever mode the model is in; that mode is restored after.
@@ -384,6 +378,10 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
                 raise TypeError(f"{model_path} holds a {saved}, not a {cls.__name__}")
             return classes[saved].load(state)
         return cast("MultiHeadTagger", super().load(model_path=state))
+
+    def export_head(self, name: Optional[str] = None) -> SequenceTagger:
+        """Head ``name`` (default: the main or only head) as a stock Flair ``SequenceTagger``, loadable without us."""
+        return importlib.import_module("flair_munch.export").export_head(self, name)  # export imports this module
 
     def __str__(self) -> str:
         heads = ", ".join(f"{name} ({len(head.entity_labels)} types)" for name, head in self.heads.items())

@@ -21,6 +21,7 @@ TOP_HELP = {
     "output_dir": "folder of the study: runs/, shared-runs/, results.jsonl, report/ (relative to where you run)",
     "data_dir": "folder with the corpora (default: $FLAIR_MUNCH_DATA)",
     "samples": "use the corpus samples shipped with the package instead of the full corpora",
+    "download": "fetch registered corpora missing from the data folder first (pinned, verified; docs/corpora.md)",
     "device": "auto, cpu, cuda or cuda:N",
     "embeddings": "default (shipped vectors + char LMs + MiniLM), default-small (without MiniLM), a built folder, "
                   "files, Flair/hub names; a list is stacked",
@@ -43,6 +44,8 @@ TOP_HELP = {
     "mix_source": "all, similar or dissimilar sentences to mix in",
     "mix_from": "the corpora mixed sentences come from (default: every corpus that is not an aux)",
     "execution": "how runs are executed: `executor` and its resources (below); never part of a run id",
+    "log_to": "trackers every run logs to: mlflow, tensorboard, wandb (docs/recipes.md#tracking); `--log-to`; "
+              "never part of a run id",
 }
 EXECUTION_HELP = {
     "executor": "sequential (this process, one run after another) or ray (runs as Ray tasks); `--executor`",

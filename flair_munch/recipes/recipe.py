@@ -66,11 +66,11 @@ TRAINING_MOVED = {"target": "`targets`", "aux": "`aux`", "schedule": "`schedules
                   "mini_batch_size": "`grid.mini_batch_size`", "train_with_dev": "`test_with_dev`"}
 TRAINING_KEYS = {name: (TRAINING_TYPES[name], f.default) for name, f in TRAINING_FIELDS.items() if name not in TRAINING_MOVED}
 """``training:`` keys: the fields of ``TrainingSettings`` that a recipe does not set elsewhere."""
-CORPUS_KEYS = _params(load_corpus, ("name_or_path", "data_dir", "samples", "label_type", "name"))
+CORPUS_KEYS = _params(load_corpus, ("name_or_path", "data_dir", "samples", "label_type", "name", "download"))
 GRID_KEYS = {"learning_rate": (Union[float, list[float]], [0.1]), "mini_batch_size": (Union[int, list[int]], [32])}
 TOP_KEYS: dict[str, tuple[Any, Any]] = {
     "name": (str, _NO_DEFAULT), "output_dir": (str, _NO_DEFAULT), "data_dir": (Optional[str], None),
-    "samples": (bool, False), "device": (str, "auto"), "embeddings": (Union[str, list[str]], "default"),
+    "samples": (bool, False), "download": (bool, False), "device": (str, "auto"), "embeddings": (Union[str, list[str]], "default"),
     "model": (Optional[dict], None), "corpora": (dict, _NO_DEFAULT), "targets": (Union[str, list[str]], _NO_DEFAULT),
     "aux": (Optional[dict], None), "schedules": (list, _NO_DEFAULT), "training": (Optional[dict], None),
     "grid": (Optional[dict], None),
@@ -83,6 +83,7 @@ TOP_KEYS: dict[str, tuple[Any, Any]] = {
     "mix_percent": (Optional[Union[int, float, list[Union[int, float]]]], None),
     "mix_source": (str, "all"), "mix_from": (Optional[list[str]], None),
     "execution": (Optional[dict], None),
+    "log_to": (Union[str, list[str]], []),
 }
 EXECUTION_KEYS = _params(ExecutionSettings, ())
 """``execution:`` keys: the fields of ``ExecutionSettings`` (how runs are executed; not part of any run id)."""
@@ -208,6 +209,7 @@ class Recipe:
     schedules: list[ScheduleSpec]
     data_dir: Optional[str] = _top_default("data_dir")
     samples: bool = _top_default("samples")
+    download: bool = _top_default("download")  # fetch missing registered corpora first (not in run ids)
     device: str = _top_default("device")
     embeddings: Union[str, list[str]] = _top_default("embeddings")
     model: dict = field(default_factory=dict)
@@ -226,6 +228,7 @@ class Recipe:
     mix_from: Optional[list[str]] = _top_default("mix_from")
     corpus_paths: dict[str, str] = field(default_factory=dict)  # folder corpora: name -> folder (not in run ids)
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)  # how runs are executed (not in run ids)
+    log_to: list[str] = _top_default("log_to")  # trackers every run logs to (flair_munch.tracking; not in run ids)
     path: Optional[str] = None
     locations: dict = field(default_factory=dict, repr=False, compare=False)
     _embeddings_digest: Optional[list[str]] = field(default=None, repr=False, compare=False)
@@ -364,7 +367,7 @@ class Recipe:
         return corpora
 
     def to_dict(self) -> dict:
-        data = {k: getattr(self, k) for k in TOP_KEYS}
+        data = {k: getattr(self, k) for k in TOP_KEYS if k != "download" or self.download}  # recipe.json as before
         data["schedules"] = [spec.to_data() for spec in self.schedules]
         data["execution"] = self.execution.to_dict()
         return json.loads(json.dumps(data))  # deep plain copy

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+from flair_munch.corpora.download import download_recipe_corpora
 from flair_munch.corpora.named_corpus import read_splits
 from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus, resolve_data_dir
 from flair_munch.training.schedules import SCHEDULES, Schedule
@@ -22,6 +23,7 @@ from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec is re-exported)
 from flair_munch.execution import Executor
 from flair_munch.execution.settings import ExecutionSettings, execution_problems
 from flair_munch.names import did_you_mean
+from flair_munch.tracking.study import log_to_list, log_to_problems
 from flair_munch.recipes.checker import RecipeError, _Checker
 from flair_munch.recipes.recipe_yaml import _apply_override, _compose
 from flair_munch.recipes.sections import (
@@ -63,15 +65,21 @@ def load_recipe(path: Union[str, Path], overrides: Sequence[str] = ()) -> Recipe
     return recipe
 
 
-def check_data(recipe: Recipe) -> None:
+def check_data(recipe: Recipe, fetch: bool = True) -> None:
     """Resolves every corpus of the recipe against its data folder (or the samples); reports all missing ones.
+
+    With ``download: true`` the registered corpora missing from the data folder are downloaded first (``fetch``;
+    ``--dry-run`` passes False: they are named as to be downloaded, and not checked).
 
     Then reads the targets' split files as the run will, so a malformed target is refused at ``--dry-run``
     (:class:`~flair_munch.corpora.conll.ConllFormatError`, naming file and line), not when its runs start.
     """
     checker = _Checker(recipe.path or "<recipe>", recipe.locations)
     folders = {}
+    pending = download_recipe_corpora(recipe, fetch) if recipe.download and not recipe.samples else set()
     for name in recipe.corpora:
+        if name in pending:
+            continue
         try:
             _, folders[name] = resolve_corpus(recipe.corpus_paths.get(name, name), data_dir=recipe.data_dir,
                                               samples=recipe.samples)
@@ -79,7 +87,7 @@ def check_data(recipe: Recipe) -> None:
             checker.error(("corpora", name), "corpus not found", str(exc))
     _precision_problem(checker, recipe)
     checker.raise_if_any()
-    for target in recipe.targets:
+    for target in (name for name in recipe.targets if name not in pending):
         options = recipe.corpora[target]
         read_splits(folders[target], max_length=options["max_length"], long_sentences=options["long_sentences"])
 
@@ -101,7 +109,7 @@ def _precision_problem(checker: _Checker, recipe: Recipe) -> None:
 
 
 # the top-level keys a Recipe takes as given (or at their defaults)
-PLAIN_TOP_KEYS = ("data_dir", "samples", "device", "embeddings", "test_with_dev", "aux_train_size", "dev_size",
+PLAIN_TOP_KEYS = ("data_dir", "samples", "download", "device", "embeddings", "test_with_dev", "aux_train_size", "dev_size",
                   "embedding_store_dtype", "mix_percent", "mix_source")
 
 
@@ -125,6 +133,8 @@ def _validate(data: dict, check: _Checker) -> Recipe:
     execution = check.mapping(top["execution"], ("execution",), EXECUTION_KEYS, "execution keys")
     for key, problem, fix in execution_problems(execution, Executor.registry):
         check.error(("execution", key), problem, fix)
+    for key, problem, fix in log_to_problems(top["log_to"]):
+        check.error(("log_to", *key), problem, fix)
     if top["embeddings"] == [] or top["embeddings"] == "":
         check.error(("embeddings",), "no embeddings given", "Use `default` or a list of embedding names or files.")
     store = {True: "auto", False: "off"}.get(top["embedding_store"], top["embedding_store"])
@@ -132,7 +142,7 @@ def _validate(data: dict, check: _Checker) -> Recipe:
                   aux=aux, schedules=schedules, model=model, training=training, grid=grid, seeds=seeds,
                   target_train_size=sizes, variants=variants, embedding_store=store, mix_from=mix_from,
                   corpus_paths=corpus_paths, execution=ExecutionSettings(**execution),
-                  **{key: top[key] for key in PLAIN_TOP_KEYS})
+                  log_to=log_to_list(top["log_to"]), **{key: top[key] for key in PLAIN_TOP_KEYS})
 
 
 def _top_level(data: dict, check: _Checker) -> dict:

@@ -9,6 +9,7 @@ and a study is written by one process, its driver, so no database is needed). Th
 of jobs (``plan.py``, of the kinds in ``jobs.py``) that an executor runs: in this process, or as Ray tasks (``flair_munch.execution``).
 """
 
+import functools
 import json
 import logging
 import time
@@ -23,6 +24,7 @@ from flair_munch.study.progress import StudyProgress
 from flair_munch.study.folder import check_runnable
 from flair_munch.study.jobs import run_directory
 from flair_munch.study.plan import StudyPlan
+from flair_munch.tracking import end_tracking, start_tracking
 from flair_munch.training.run_directory import atomic_write_text
 
 log = logging.getLogger("flair_munch")
@@ -117,9 +119,17 @@ def run_study(recipe, progress: bool = True, retry_failed: bool = False, executo
     log.info("study %s: %d runs, %d done, %d jobs to run (%s executor)", recipe.name, len(plan.specs),
              len(plan.finished), len(plan.jobs), executor.name)
     bar = StudyProgress(len(plan.jobs), enabled=progress)
+    tracking = start_tracking(recipe)  # log_to: e.g. MLflow's parent run, whose id every job is handed
+    job_function = functools.partial(run_job, tracking=tracking) if tracking else run_job
+    ended = "KILLED"
     try:
-        executor.execute(plan, run_job, ledger.accept, bar, show_bars=False, retry_failed=retry_failed)
+        executor.execute(plan, job_function, ledger.accept, bar, show_bars=False, retry_failed=retry_failed)
+        ended = "FINISHED"
+    except Exception:
+        ended = "FAILED"
+        raise
     finally:
         bar.close()
+        end_tracking(tracking, ended)
     log.info("study %s: %d jobs in %.0f s", recipe.name, len(plan.jobs), time.time() - start)
     return study_status(recipe)

@@ -18,7 +18,7 @@ from flair_munch.evaluation.results_index import RESULTS_FILE
 from flair_munch.recipes.checker import _Checker
 
 RECIPE_FILE = "recipe.json"
-NOT_IDENTITY = ("output_dir", "data_dir", "device", "execution", "embedding_store")
+NOT_IDENTITY = ("output_dir", "data_dir", "device", "execution", "embedding_store", "log_to")
 """``recipe.json`` keys that say where and how a study runs, not which study it is."""
 
 
@@ -116,6 +116,7 @@ def _environment_problems(check: _Checker, recipe) -> None:
 
     from flair_munch.embeddings.errors import EmbeddingsUnavailableError
     from flair_munch.embeddings.named import check_obtainable
+    from flair_munch.tracking import missing_extras
 
     if recipe.device.startswith("cuda") and not torch.cuda.is_available():
         check.error(("device",), f"device {recipe.device!r} was asked for, but torch sees no CUDA GPU",
@@ -124,3 +125,5 @@ def _environment_problems(check: _Checker, recipe) -> None:
         check_obtainable(recipe.embeddings)
     except EmbeddingsUnavailableError as error:
         check.error(("embeddings",), str(error).rstrip("."), "")
+    for problem in missing_extras(recipe.log_to):  # a tracker whose package is not installed
+        check.error(("log_to",), problem, "")

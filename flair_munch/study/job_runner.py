@@ -172,6 +172,7 @@ class JobContext:
     executor: str
     progress: bool = False
     retry_failed: bool = False
+    tracking: Optional[object] = None  # a StudyTracking: what the runs log to (``log_to``), or None
 
     @property
     def output_dir(self) -> Path:
@@ -189,7 +190,14 @@ class JobContext:
         corpora = load_corpora(self.recipe, spec)
         model, store = build_model(self.recipe, self.recipe.variant_model(spec.variant), corpora, spec.seed)
         return AuxiliaryTrainer(model, corpora, cache_dir=self.output_dir / SHARED_RUNS, embedding_store=store,
-                                identity_basis=spec.basis)
+                                identity_basis=spec.basis, plugins=self.tracking_plugins(spec))
+
+    def tracking_plugins(self, spec) -> list:
+        """The trackers' Flair plugins for a trainer of ``spec`` (its run and its train + dev retraining known by id)."""
+        if self.tracking is None:
+            return []
+        identities = (spec.identity(), spec.identity(train_with_dev=True))
+        return self.tracking.plugins({identity.run_id: identity for identity in identities})
 
     def logging_to(self, folder: Path):
         """Marks ``folder`` as this job's and copies the job's log lines to its ``train.log`` (``run_log``)."""
@@ -197,14 +205,15 @@ class JobContext:
 
 
 def run_job(recipe, job, progress: bool = False, retry_failed: bool = False,
-            executor: str = "sequential") -> JobOutcome:
-    """Runs ``job`` (after the jobs it needs) and returns its outcome; a diverged run is an outcome, not an error."""
+            executor: str = "sequential", tracking=None) -> JobOutcome:
+    """Runs ``job`` (after the jobs it needs) and returns its outcome; a diverged run is an outcome, not an error.
+    ``tracking``: the study's ``StudyTracking`` (``log_to``), whose plugins the job's trainers attach."""
     from flair_munch.device import select_device
     from flair_munch.training.divergence import TrainingDiverged
 
     start = time.time()
     select_device(recipe.device)
-    context = JobContext(recipe, node_name(), executor, progress, retry_failed)
+    context = JobContext(recipe, node_name(), executor, progress, retry_failed, tracking)
     outcome = JobOutcome(job.key, job.kind, context.node)
     try:
         job.run(context, outcome)

@@ -127,6 +127,9 @@ class SizedPlanContext:
     def aux_similarity(self) -> dict:
         return dict.fromkeys(self.aux, 0.0)
 
+    def aux_ranking(self, method: str) -> dict:
+        return dict.fromkeys(self.aux, 0.0)
+
     def peer_result(self, schedule: Schedule):
         epochs = self.settings.max_epochs
         updates = sum(sum(self.target in step.source for step in stage.epoch) * (stage.epochs or epochs)

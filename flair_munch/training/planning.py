@@ -41,6 +41,7 @@ class PlanningContext:
                                              else (target_train, []))
         self.iterations = -(-len(self.target_train) // self.batch_size)  # ITER = ceil(|target train| / batch size)
         self._similarity: Optional[dict[str, float]] = None
+        self._rankings: dict[str, dict[str, float]] = {}
 
     def train_size(self, name: str) -> int:
         return len(self.target_train) if name == self.target else len(self.corpora[name].train)
@@ -80,4 +81,15 @@ class PlanningContext:
             rows = rank_aux(self.corpora[self.target], [self.corpora[name] for name in self.aux])
             self._similarity = {row.name: row.combined for row in rows}
         return self._similarity
+
+    def aux_ranking(self, method: str) -> dict[str, float]:
+        """Each aux corpus's score under the ranking ``method`` of ``flair_munch.aux_ranking`` (its default options,
+        the run's seed), computed once per method."""
+        if method not in self._rankings:
+            from flair_munch.aux_ranking import rank_aux
+
+            options = {} if method == "similarity" else {"seed": self.seed}
+            ranking = rank_aux(self.corpora[self.target], [self.corpora[name] for name in self.aux], method, **options)
+            self._rankings[method] = ranking.scores
+        return self._rankings[method]
 

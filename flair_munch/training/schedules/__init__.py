@@ -20,6 +20,7 @@ from flair_munch.training.schedules.munch_stack import MunchStack
 from flair_munch.training.schedules.pretrain_finetune import PretrainFinetune
 from flair_munch.training.schedules.matched_single_task import MatchedSingleTask
 from flair_munch.training.schedules.uncertainty_sampling import TrainSubset, UncertaintySampling
+from flair_munch.training.schedules.single_aux_predicted import SingleAuxPredicted
 
 SCHEDULES = Schedule.registry  # name -> class, the live registry (not a copy)
 
@@ -43,6 +44,7 @@ __all__ = [
     "Selection",
     "SingleAux",
     "SingleAuxBest",
+    "SingleAuxPredicted",
     "SingleTask",
     "Stage",
     "Step",

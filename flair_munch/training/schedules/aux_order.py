@@ -1,7 +1,8 @@
 """The order in which MUNCH-Iter and MUNCH-Stack visit the auxiliary corpora (docs/methods.md §1.2), and their base class.
 
 ``dev-sorted`` trains one SingleAux run per aux corpus to sort them by target dev F1;
-``similarity`` sorts them by ``rank_aux``'s corpus similarity instead, in seconds.
+``similarity`` sorts them by ``rank_aux``'s corpus similarity instead, in seconds; ``predicted`` by the
+scores of a ranking method of :mod:`flair_munch.aux_ranking` (``method``: probe runs, lookahead affinity, ...).
 """
 
 import random
@@ -12,7 +13,7 @@ from flair_munch.names import did_you_mean
 from flair_munch.training.schedules.base import Problem
 from flair_munch.training.schedules.sampling import AuxLossWeight, CorpusWeighting
 
-ORDERS = ("random-alternating", "dev-sorted", "similarity", "given")
+ORDERS = ("random-alternating", "dev-sorted", "similarity", "predicted", "given")
 AuxOrder = Union[str, Sequence[str]]
 
 
@@ -65,8 +66,9 @@ def type_alternating_order(aux: Sequence[str], entity_types: dict[str, str], see
     return order
 
 
-def resolve_order(order: AuxOrder, ctx) -> list[str]:
-    """The concrete order for ``ctx.aux``: by name, or an explicit permutation of the aux corpora."""
+def resolve_order(order: AuxOrder, ctx, method: Optional[str] = None) -> list[str]:
+    """The concrete order for ``ctx.aux``: by name, or an explicit permutation of the aux corpora; ``method``: the
+    ranking method of ``predicted`` (default ``similarity``)."""
     if not isinstance(order, str):
         given = list(order)
         if sorted(given) != sorted(ctx.aux):
@@ -80,6 +82,9 @@ def resolve_order(order: AuxOrder, ctx) -> list[str]:
     if order == "similarity":  # dev-sorted's order without training: corpus similarity instead of SingleAux dev F1
         score = ctx.aux_similarity()
         return sorted(ctx.aux, key=lambda name: (score[name], name))  # most similar last
+    if order == "predicted":  # the same sort by a ranking method's scores (flair_munch.aux_ranking)
+        score = ctx.aux_ranking(method or "similarity")
+        return sorted(ctx.aux, key=lambda name: (score[name], name))  # predicted most helpful last
     if order == "given":
         return list(ctx.aux)
     raise ValueError(f"unknown aux order {order!r}; choose one of {', '.join(ORDERS)} or a list of corpus names")
@@ -89,15 +94,18 @@ class OrderedAuxSchedule(CorpusWeighting):
     """A schedule that visits the aux corpora one at a time in ``order``: a name in ``ORDERS`` or a list of all.
 
     Each visit alternates as SingleAux does, ``aux_ratio`` aux steps per target step, each aux corpus's
-    loss multiplied by ``aux_loss_weight``; ``dev-sorted`` sorts by SingleAux runs with the same two options.
+    loss multiplied by ``aux_loss_weight``; ``dev-sorted`` sorts by SingleAux runs with the same two options,
+    ``predicted`` by the ranking ``method`` (a name of ``flair_munch.aux_ranking``; out of the run id when unset).
     """
 
     corpus_options = {"order": "list", **CorpusWeighting.corpus_options}
+    defaults_not_in_id = {**CorpusWeighting.defaults_not_in_id, "method": None}
 
     def __init__(self, order: AuxOrder = "random-alternating", aux_ratio: float = 1.0,
-                 aux_loss_weight: AuxLossWeight = 1.0) -> None:
+                 aux_loss_weight: AuxLossWeight = 1.0, method: Optional[str] = None) -> None:
         self.order = order if isinstance(order, str) else list(order)
         self.aux_ratio, self.aux_loss_weight = aux_ratio, aux_loss_weight
+        self.method = method
         self.settle_options()
 
     @classmethod
@@ -112,7 +120,17 @@ class OrderedAuxSchedule(CorpusWeighting):
         elif order not in ORDERS:
             return [Problem(("order",), f"unknown order {order!r}", did_you_mean(order, ORDERS)
                             + f"Choose one of: {', '.join(ORDERS)}, or a list of the aux corpus names.")]
-        elif order == "random-alternating":
+        if (method := options.get("method")) is not None:
+            from flair_munch.aux_ranking import predictor_names
+
+            if order != "predicted":
+                return [Problem(("method",), "`method` chooses the ranking of `order: predicted`, but the order "
+                                f"is {order!r}", "Set `order: predicted`, or leave `method` out.")]
+            if method not in predictor_names():
+                known = predictor_names()
+                return [Problem(("method",), f"unknown ranking method {method!r}",
+                                did_you_mean(method, known) + f"Choose one of: {', '.join(known)}.")]
+        if isinstance(order, str) and order == "random-alternating":
             try:
                 type_alternating_order(aux, entity_types, 0)
             except ValueError as exc:
@@ -124,4 +142,4 @@ class OrderedAuxSchedule(CorpusWeighting):
 
     def resolve_order(self, ctx) -> list[str]:
         """This run's concrete order of ``ctx.aux``."""
-        return resolve_order(self.order, ctx)
+        return resolve_order(self.order, ctx, self.method)

@@ -73,6 +73,10 @@ class PlanContext(Protocol):
     def aux_similarity(self) -> dict[str, float]:
         """Similarity of each aux corpus to the target (``rank_aux``'s combined score), computed once."""
 
+    def aux_ranking(self, method: str) -> dict[str, float]:
+        """Each aux corpus's score (higher: predicted more helpful) under a ranking method of
+        ``flair_munch.aux_ranking``, computed once per method."""
+
     def peer_result(self, schedule: "Schedule"):
         """The result of ``schedule``'s run with this run's target, aux corpora and settings; trained once."""
 

@@ -3,7 +3,8 @@
 Schedules differ in target updates per epoch (MUNCH-Iter with three aux corpora makes three times
 SingleTask's), so under an epoch cap a schedule's gain over SingleTask can be more steps rather than
 the auxiliary data. This control trains SingleTask for the epochs that give the compared run's
-target-head updates (its run of the same target, aux corpora, settings and seed, trained first or
+target-head updates (``updates: target``) or, with ``updates: shared``, its updates of the shared encoder
+(SingleAux makes twice SingleTask's: as many again on the aux corpus) (its run of the same target, aux corpora, settings and seed, trained first or
 found by its id), so "aux helps" can be read only where the control does not close the gap.
 
 The control is a selection: its row reads the compared run's updates and reports the sub-run
@@ -44,15 +45,22 @@ class SingleTaskForEpochs(Schedule):
 
 @Schedule.register("matched-single-task")
 class MatchedSingleTask(Selection):
-    """SingleTask trained for as many target-head updates as ``match``'s run (the step-count control)."""
+    """SingleTask for as many target-head (or shared-encoder) updates as ``match``'s run: the step-count control."""
 
-    def __init__(self, match: Union[str, dict] = "munch-iter") -> None:
+    defaults_not_in_id = {"updates": "target"}  # the controls made before ``updates`` existed keep their ids
+    UPDATES = ("target", "shared")
+
+    def __init__(self, match: Union[str, dict] = "munch-iter", updates: str = "target") -> None:
         self.match = match
+        self.updates = updates
 
     @classmethod
     def check(cls, options, target, aux, entity_types) -> list[Problem]:
         if problems := super().check(options, target, aux, entity_types):
             return problems
+        if (updates := options.get("updates", "target")) not in cls.UPDATES:
+            return [Problem(("updates",), f"unknown count of updates {updates!r}", did_you_mean(str(updates), cls.UPDATES)
+                            + "Choose target (the target head's updates) or shared (the shared encoder's).")]
         match = options.get("match", "munch-iter")
         if isinstance(match, dict) and len(match) != 1:
             return [Problem(("match",), f"expected one schedule, got {list(match)}",
@@ -75,7 +83,7 @@ class MatchedSingleTask(Selection):
         """SingleTask for the epochs that give the compared run's target updates: one sub-run for every control
         that needs that training (the row keeps its own id, folder and record)."""
         peer = ctx.peer_result(self.peers()[0])
-        updates = peer.updates.get(ctx.target, 0)
-        epochs = max(1, round(updates / ctx.iterations))
-        return Choice(SingleTaskForEpochs(epochs), [], {"matched_run": peer.run_id, "target_updates": updates,
+        updates = peer.updates.get(ctx.target if self.updates == "target" else "shared", 0)
+        epochs = max(1, round(updates / ctx.iterations))  # SingleTask makes ITER target (= shared) updates an epoch
+        return Choice(SingleTaskForEpochs(epochs), [], {"matched_run": peer.run_id, f"{self.updates}_updates": updates,
                                                          "epochs": epochs})
