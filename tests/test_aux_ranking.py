@@ -64,6 +64,26 @@ def test_model_predictors_give_exact_seeded_rankings_and_leave_the_random_state_
         assert rank_aux(target, candidates, method, **TINY, **options).scores == ranking.scores
 
 
+def test_probe_ranks_by_each_short_runs_target_dev_f1(tiny, monkeypatch):
+    """At the fixture's size every probe scores 0 (above); here each SingleAux run's dev F1 is set, so the
+    ranking and the recorded epochs must follow them: one seeded run per candidate, with that candidate only."""
+    from flair_munch.training import AuxiliaryTrainer
+
+    dev_f1, calls = {"bc5cdr-disease": 0.2, "s800": 0.5, "bc2gm": 0.1}, []
+
+    def train(trainer, target, aux, schedule, **kwargs):
+        calls.append((target, tuple(aux), kwargs["max_epochs"], kwargs["seed"]))
+        return type("Result", (), {"dev": {"f1": dev_f1[aux[0]]}, "epochs": kwargs["max_epochs"],
+                                   "updates": {"shared": 4}})()
+
+    monkeypatch.setattr(AuxiliaryTrainer, "train", train)
+    target, candidates = tiny
+    ranking = rank_aux(target, candidates, "probe", epochs=2, seed=3, **TINY)
+    assert ranking.names == ["s800", "bc5cdr-disease", "bc2gm"] and ranking.scores == dev_f1
+    assert calls == [("ncbi-disease", (name,), 2, 3) for name in CANDIDATES]
+    assert ranking.compute.steps == 12
+
+
 def test_rank_aux_cli_method_and_its_refusals(capsys):
     argv = ["rank-aux", "ncbi-disease", "--samples", "--candidates", "s800", "bc5cdr-disease"]
     assert main([*argv, "--method", "lookahead", "--option", "steps=1", "--option", "hidden_size=16",
