@@ -18,7 +18,9 @@ from typing import Callable, Iterable, Optional, Union
 
 import requests
 
-from flair_munch.corpora.registry import DATA_ENV_VAR, PAPER_STATS, REGISTRY, CorpusNotFoundError, lookup
+from flair_munch.corpora.registry import (
+    DATA_ENV_VAR, PAPER_STATS, REGISTRY, CorpusNotFoundError, downloaded_corpora_dir, lookup,
+)
 from flair_munch.corpora.sources import MIRROR_ENV_VAR, NO_SOURCE, PUBLIC_HOST, SOURCES, CorpusSource, git_blob_id
 from flair_munch.corpora.transfer import CorpusDownloadError, InterruptedDownloadError, TransferSettings, fetch
 from flair_munch.file_locks import held_lock
@@ -27,14 +29,6 @@ log = logging.getLogger("flair_munch")
 
 STAGING = ".flair-munch-downloads"
 Notice = Callable[[str], None]
-
-
-def downloaded_corpora_dir() -> Path:
-    """Where downloads go when no folder is given and ``$FLAIR_MUNCH_DATA`` is unset: beside the embedding store
-    (``$FLAIR_MUNCH_CACHE/corpora``, else ``~/.cache/flair_munch/corpora``)."""
-    from flair_munch.embeddings.store import default_store_root
-
-    return default_store_root().parent / "corpora"
 
 
 def download_dir(to: Union[str, Path, None] = None) -> Path:

@@ -14,10 +14,10 @@ from typing import Optional, Union
 from flair.data import Corpus, Sentence
 from flair.datasets import FlairDatapointDataset
 
-from flair_munch.corpora.bio import split_tag
-from flair_munch.corpora.conll import read_conll, to_flair_sentences
+from flair_munch.corpora.conll import to_flair_sentences
 from flair_munch.corpora.label_map import apply_label_map, load_label_map
-from flair_munch.corpora.registry import CorpusInfo, find_split_files, resolve_corpus, warn_once
+from flair_munch.corpora.registry import CorpusInfo, resolve_corpus
+from flair_munch.corpora.splits import entity_types_of, read_splits
 from flair_munch.corpora.subsample import Size, subsample
 
 log = logging.getLogger("flair_munch")
@@ -51,38 +51,6 @@ class NamedCorpus(Corpus):
 
     def __repr__(self) -> str:
         return f"NamedCorpus({self.name!r}, entity_type={self.entity_type!r}, {self})"
-
-
-def _entity_types(rows_by_split: dict[str, list]) -> str:
-    return "/".join(sorted(set().union(*map(_types_of, rows_by_split.values())))) or "O"
-
-
-def _types_of(rows: list) -> set[str]:
-    return {t for sent in rows for _, tag in sent if (t := split_tag(tag)[1]) is not None}
-
-
-def _warn_suspect_splits(rows: dict[str, list], files: dict[str, Path]) -> None:
-    """Dev or test that is the train data (leakage), or that has entity types train never has (the model cannot
-    learn them, so their mentions only count as misses): both make scores mean less than they seem to."""
-    train = _types_of(rows["train"])
-    for split in ("dev", "test"):
-        if rows[split] == rows["train"]:
-            warn_once(f"{files[split]} holds the same sentences as {files['train']}: the {split} split is the "
-                      f"training data (leakage), so its scores measure nothing held out. Use a held-out {split} file.")
-        unseen = sorted(_types_of(rows[split]) - train)
-        if unseen:
-            warn_once(f"{files[split]}: entity type(s) {', '.join(unseen)} never occur in train ({files['train']}): "
-                      "the model cannot learn them, so their mentions count as misses. Check the splits' tag sets.")
-
-
-def read_splits(folder: Path, max_length: Optional[int] = 512, long_sentences: str = "split") -> dict[str, list]:
-    """The ``(token, tag)`` sentences of each split file of a corpus folder, every line checked (``read_conll``),
-    with a warning for entity types that dev or test has and train lacks."""
-    files = find_split_files(folder)
-    rows = {split: read_conll(path, max_length=max_length, long_sentences=long_sentences).sentences
-            for split, path in files.items()}
-    _warn_suspect_splits(rows, files)
-    return rows
 
 
 def load_corpus(
@@ -134,7 +102,7 @@ def load_corpus(
         mapping = load_label_map(label_map)
         rows = apply_label_map(rows, mapping, corpus=f"'{name}' ({folder})")
         log.info("%s: applied label map %s", name, mapping.source)
-    entity_type = info.entity_type if info and label_map is None else _entity_types(rows)
+    entity_type = info.entity_type if info and label_map is None else entity_types_of(rows)
     splits = {split: to_flair_sentences(r, label_type=label_type, corpus_name=name) for split, r in rows.items()}
     return NamedCorpus(
         splits["train"], splits["dev"], splits["test"], name=name, entity_type=entity_type, path=folder, info=info

@@ -108,9 +108,17 @@ def lookup(name: str) -> Optional[CorpusInfo]:
     return None
 
 
+def downloaded_corpora_dir() -> Path:
+    """Where downloads go when no folder is given and ``$FLAIR_MUNCH_DATA`` is unset: beside the embedding store
+    (``$FLAIR_MUNCH_CACHE/corpora``, else ``~/.cache/flair_munch/corpora``)."""
+    from flair_munch.embeddings.store import default_store_root
+
+    return default_store_root().parent / "corpora"
+
+
 def resolve_data_dir(data_dir: Union[str, Path, None] = None) -> Path:
     """Folder holding the full corpora: explicit argument, else ``$FLAIR_MUNCH_DATA``, else the folder downloads
-    go to without either (``flair_munch.corpora.download.downloaded_corpora_dir``) when it exists.
+    go to without either (:func:`downloaded_corpora_dir`) when it exists.
 
     Raises:
         CorpusNotFoundError: neither is given, or the folder does not exist.
@@ -119,8 +127,6 @@ def resolve_data_dir(data_dir: Union[str, Path, None] = None) -> Path:
     if data_dir is None:
         data_dir, source = os.environ.get(DATA_ENV_VAR) or None, DATA_ENV_VAR
     if data_dir is None:
-        from flair_munch.corpora.download import downloaded_corpora_dir
-
         if downloaded_corpora_dir().is_dir():
             return downloaded_corpora_dir()
         raise CorpusNotFoundError("No corpus data folder is configured. " + _PREPARE_HINT.format(env=DATA_ENV_VAR))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.bio import bio_spans
-from flair_munch.corpora.named_corpus import read_splits
+from flair_munch.corpora.splits import read_splits
 from flair_munch.corpora.registry import PAPER_STATS, SPLITS, find_split_files, resolve_corpus
 
 

@@ -11,7 +11,7 @@ from huggingface_hub import HfApi
 from flair_munch.embeddings.builder import _atomic_dir
 from flair_munch.export.model_card import flair_model_card, model_card
 from flair_munch.export.run_record import MODEL_FILE, find_run
-from flair_munch.export.tagger import ExportError, export_head, head_to_export
+from flair_munch.models.sequence_tagger_export import ExportError, export_head, head_to_export
 
 HUB_MODEL_FILE = "pytorch_model.bin"  # the file ``SequenceTagger.load("user/repo")`` downloads
 CARD_FILE = "README.md"

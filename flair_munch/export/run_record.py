@@ -9,7 +9,7 @@ from flair_munch.evaluation.report_table import format_delta
 from flair_munch.evaluation.results_index import RESULTS_FILE, ResultRecord, f1_percent, read_results, selected
 from flair_munch.evaluation.statistics import mean_sd
 from flair_munch.evaluation.study_statistics import compare_with_baseline
-from flair_munch.export.tagger import ExportError
+from flair_munch.models.sequence_tagger_export import ExportError
 from flair_munch.training.result import TrainingResult
 
 MODEL_FILE = "final-model.pt"

@@ -2,7 +2,6 @@
 
 import contextlib
 import functools
-import importlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Optional, Union, cast
@@ -24,6 +23,7 @@ from flair_munch.embeddings.identity import embeddings_fingerprint, is_frozen
 from flair_munch.inference import evaluation_mode
 from flair_munch.models.arguments import records_arguments
 from flair_munch.models.registry import register_model
+from flair_munch.models.sequence_tagger_export import export_head
 from flair_munch.models.span_evaluation import evaluate_spans
 from flair_munch.models.tagging_head import TaggingHead, span_tag_dictionary
 
@@ -381,7 +381,7 @@ class MultiHeadTagger(flair.nn.Classifier[Sentence]):
 
     def export_head(self, name: Optional[str] = None) -> SequenceTagger:
         """Head ``name`` (default: the main or only head) as a stock Flair ``SequenceTagger``, loadable without us."""
-        return importlib.import_module("flair_munch.export").export_head(self, name)  # export imports this module
+        return export_head(self, name)
 
     def __str__(self) -> str:
         heads = ", ".join(f"{name} ({len(head.entity_labels)} types)" for name, head in self.heads.items())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
 from flair_munch.corpora.download import download_recipe_corpora
-from flair_munch.corpora.named_corpus import read_splits
+from flair_munch.corpora.splits import read_splits
 from flair_munch.corpora.registry import CorpusNotFoundError, REGISTRY, lookup, resolve_corpus, resolve_data_dir
 from flair_munch.training.schedules import SCHEDULES, Schedule
 from flair_munch.recipes.recipe import (  # noqa: F401  (RunSpec is re-exported)

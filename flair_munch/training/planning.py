@@ -86,7 +86,7 @@ class PlanningContext:
         """Each aux corpus's score under the ranking ``method`` of ``flair_munch.aux_ranking`` (its default options,
         the run's seed), computed once per method."""
         if method not in self._rankings:
-            from flair_munch.aux_ranking import rank_aux
+            from flair_munch.aux_ranking.base import rank_aux  # the package registers every method
 
             options = {} if method == "similarity" else {"seed": self.seed}
             ranking = rank_aux(self.corpora[self.target], [self.corpora[name] for name in self.aux], method, **options)

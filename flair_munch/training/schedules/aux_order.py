@@ -121,7 +121,7 @@ class OrderedAuxSchedule(CorpusWeighting):
             return [Problem(("order",), f"unknown order {order!r}", did_you_mean(order, ORDERS)
                             + f"Choose one of: {', '.join(ORDERS)}, or a list of the aux corpus names.")]
         if (method := options.get("method")) is not None:
-            from flair_munch.aux_ranking import predictor_names
+            from flair_munch.aux_ranking.base import predictor_names  # the package registers every method
 
             if order != "predicted":
                 return [Problem(("method",), "`method` chooses the ranking of `order: predicted`, but the order "

@@ -28,7 +28,7 @@ class SingleAuxPredicted(Selection, CorpusWeighting):
     def check(cls, options, target, aux, entity_types) -> list[Problem]:
         if problems := super().check(options, target, aux, entity_types):
             return problems
-        from flair_munch.aux_ranking import predictor_names
+        from flair_munch.aux_ranking.base import predictor_names  # the package registers every method
 
         method, top_k, known = options.get("method", "similarity"), options.get("top_k", 1), predictor_names()
         if method not in known:
