@@ -252,7 +252,7 @@ def test_bad_model_variant_and_size_keys(tmp_path, old, new, key, expected):
 
 
 @pytest.mark.parametrize("name", ["quickstart", "munchables", "munchables-lowres", "munchables-cpu", "ecttlner-ablation",
-                                  "ecttlner-ablation-cpu", "mt-biobert", "crossner", "ecttlner-cpu",
+                                  "transfer-matrix", "transfer-matrix-pilot", "mt-biobert", "crossner", "ecttlner-cpu",
                                   "ecttlner-cpu-targets", "mt-biobert-cpu", "attention-fusion-cpu", "crossner-cpu",
                                   "crossner-cpu-dissimilar", "crossner-cpu-labels", "crossner-cpu-uncertainty"])
 def test_shipped_recipes_are_valid(name):
