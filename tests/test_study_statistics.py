@@ -192,3 +192,23 @@ def test_compare_rows_with_one_seed_or_one_target_degrades_with_a_stated_reason(
     one_target = ss.compare_with_baseline(_records({"t2": DIFFERENCES["t2"]}), aso=False)[0]
     assert one_target.macro.p == pytest.approx(stats.ttest_1samp(DIFFERENCES["t2"], 0.0).pvalue)
     assert one_target.wilcoxon_p is None and one_target.wilcoxon_note == "1 target: nothing to rank across targets"
+
+
+def test_compare_rows_script_puts_a_row_in_two_pairs_of_one_holm_family(capsys, monkeypatch):
+    """benchmarks/compare_rows.py on the committed MT-BioBERT study: max pooling against [CLS] and against mean,
+    one family of 2, so the smaller p doubles (Holm) and the larger stays."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    study = root / "benchmarks" / "results" / "mt-biobert-cpu"
+    monkeypatch.setattr(sys, "argv", ["compare_rows.py", "--pair", f"{study}:single-task all max",
+                                      f"{study}:single-task all cls", "--pair", f"{study}:single-task all max",
+                                      f"{study}:single-task all mean"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(root / "benchmarks" / "compare_rows.py"), run_name="__main__")
+    assert exit_info.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].endswith("| +1.09 [+0.78, +1.40] | 2.0 | 0.00205 | 0.00411 (m=2) | above | 0.4 |")
+    assert lines[3].endswith("| +0.32 [-0.60, +1.25] | 2.0 | 0.274 | 0.274 (m=2) | within | 1.7 |")
