@@ -127,7 +127,8 @@ seeds: [1]
 def test_a_recipe_trains_the_predicted_corpus_and_orders_by_the_prediction(tmp_path):
     path = tmp_path / "predicted.yaml"
     path.write_text(RECIPE.format(out=tmp_path / "out", schedules="  - {single-aux-predicted: {method: similarity}}\n"
-                                  "  - {munch-iter: {order: predicted, method: similarity}}"))
+                                  "  - {munch-iter: {order: predicted, method: similarity}}\n"
+                                  "  - {single-aux-predicted: {method: similarity, top_k: 2}}"))
     run_study(load_recipe(path), progress=False)
     results = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     target = load_corpus("ncbi-disease", samples=True, train_size=16)
@@ -136,6 +137,12 @@ def test_a_recipe_trains_the_predicted_corpus_and_orders_by_the_prediction(tmp_p
     iterated = next(r for r in results if r["schedule"].startswith("munch-iter("))
     assert chosen["aux_order"] == [predicted[0]] == ["bc5cdr-disease"]
     assert iterated["aux_order"] == predicted[::-1] == ["s800", "bc5cdr-disease"]  # most helpful last, as dev-sorted
+    shortlist = next(r for r in results if "top_k=2" in r["schedule"])  # both trained, the better dev F1 chosen
+    selection = json.loads((tmp_path / "out" / "runs" / shortlist["run_id"] / "metrics.json").read_text())["selection"]
+    assert selection["ranked"] == predicted and set(selection["dev_f1"]) == set(predicted)
+    assert shortlist["aux_order"] == [selection["chosen"]] == [max(predicted, key=lambda a: (selection["dev_f1"][a], a))]
+    subruns = sorted(p.name.split("_")[2] for p in (tmp_path / "out" / "shared-runs").glob("single-aux_ncbi-disease_*"))
+    assert subruns == sorted(predicted)  # one SingleAux run per corpus of the shortlist, the top-1 row's among them
 
 
 @pytest.mark.parametrize("schedule, message", [
