@@ -176,3 +176,15 @@ def test_a_study_asking_for_fp16_on_the_cpu_is_refused_before_writing_anything(p
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"flair-munch: error: {path}:11: training.precision: {FP16_ON_CPU}") and "\n" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_variant_asking_for_fp16_on_the_cpu_is_named_at_dry_run_and_refused_by_run(plain_cpu, tmp_path, capsys):
+    path = tmp_path / "variant.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "out", precision="fp32")
+                    + "variants:\n  plain: {}\n  half: {training: {precision: fp16}}\n")
+    assert main(["run", str(path), "--dry-run"]) == 0  # as for the recipe's own key: a warning that it cannot run
+    assert f"{path}:14: variants.half.training.precision: {FP16_ON_CPU}" in capsys.readouterr().err
+    assert main(["run", str(path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"flair-munch: error: {path}:14: variants.half.training.precision: {FP16_ON_CPU}"), err
+    assert "\n" not in err and not (tmp_path / "out").exists()

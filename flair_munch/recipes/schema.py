@@ -99,10 +99,13 @@ def _precision_problem(checker: _Checker, recipe: Recipe) -> None:
     from flair_munch.training.precision import precision_problem
     from flair_munch.training.settings import FIELDS
 
-    precision = recipe.training.get("precision", FIELDS["precision"].default)
-    problem = precision_problem(precision, device_for(recipe.device))
-    if problem:
-        checker.error(("training", "precision"), *problem)
+    device = device_for(recipe.device)
+    places = [(("training", "precision"), recipe.training)] + [
+        (("variants", name, "training", "precision"), recipe.variant_training(name))
+        for name, keys in recipe.variants.items() if "precision" in (keys or {}).get("training", {})]
+    for key, training in places:  # the recipe's, and each variant's own
+        if problem := precision_problem(training.get("precision", FIELDS["precision"].default), device):
+            checker.error(key, *problem)
 
 
 # ----- validation -----
