@@ -145,6 +145,22 @@ def test_a_recipe_trains_the_predicted_corpus_and_orders_by_the_prediction(tmp_p
     assert subruns == sorted(predicted)  # one SingleAux run per corpus of the shortlist, the top-1 row's among them
 
 
+def test_iter_and_stack_with_one_predicted_order_rank_once_and_read_it_back(tmp_path, monkeypatch):
+    import flair_munch.aux_ranking.base as ranking_module
+
+    calls, real = [], ranking_module.rank_aux
+    monkeypatch.setattr(ranking_module, "rank_aux", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    path = tmp_path / "predicted.yaml"
+    path.write_text(RECIPE.format(out=tmp_path / "out", schedules="  - {munch-iter: {order: predicted, method: "
+                                  "encoder-states}}\n  - {munch-stack: {order: predicted, method: encoder-states}}"))
+    run_study(load_recipe(path), progress=False)
+    assert calls == ["encoder-states"]  # the second run read the first run's ranking
+    (saved,) = (tmp_path / "out" / "shared-runs" / "rankings").glob("encoder-states_ncbi-disease__*.json")
+    scores = json.loads(saved.read_text())["scores"]
+    orders = [json.loads(line)["aux_order"] for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert orders == [sorted(scores, key=lambda name: (scores[name], name))] * 2  # most helpful last, in both
+
+
 @pytest.mark.parametrize("schedule, message", [
     ("{munch-iter: {order: given, method: probe}}",
      "schedules[0].munch-iter.method: `method` chooses the ranking of `order: predicted`, but the order is 'given'"),

@@ -1,5 +1,7 @@
 """What a schedule plans against: the run's corpora and sizes, and the cached runs selections and orders need."""
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Optional, Protocol
 
@@ -84,12 +86,28 @@ class PlanningContext:
 
     def aux_ranking(self, method: str) -> dict[str, float]:
         """Each aux corpus's score under the ranking ``method`` of ``flair_munch.aux_ranking`` (its default options,
-        the run's seed), computed once per method."""
+        the run's seed): computed once, then read back by every run of these corpora, method and seed (MUNCH-Iter
+        and MUNCH-Stack with one ranking pay a probe's minute once) from ``shared-runs/rankings/``."""
         if method not in self._rankings:
-            from flair_munch.aux_ranking.base import rank_aux  # the package registers every method
-
             options = {} if method == "similarity" else {"seed": self.seed}
-            ranking = rank_aux(self.corpora[self.target], [self.corpora[name] for name in self.aux], method, **options)
-            self._rankings[method] = ranking.scores
+            path = self._ranking_path(method, options)
+            if path.is_file():
+                self._rankings[method] = json.loads(path.read_text(encoding="utf-8"))["scores"]
+            else:
+                from flair_munch.atomic_files import atomic_write_text
+                from flair_munch.aux_ranking.base import rank_aux  # the package registers every method
+
+                ranking = rank_aux(self.corpora[self.target], [self.corpora[name] for name in self.aux], method,
+                                   **options)
+                record = {"scores": ranking.scores, **ranking.as_dict()}  # with its rows and its compute
+                atomic_write_text(path, json.dumps(record, indent=1, default=str))
+                self._rankings[method] = ranking.scores
         return self._rankings[method]
+
+    def _ranking_path(self, method: str, options: dict) -> Path:
+        """Named by what the ranking depends on: the corpora (their fingerprints), the method and its options."""
+        corpora = {name: self.identity.basis.corpora.get(name) for name in (self.target, *sorted(self.aux))}
+        key = json.dumps({"corpora": corpora, "method": method, "options": options}, sort_keys=True, default=str)
+        root = self.cache_dir or self.run_dir.parent / SHARED_RUNS
+        return root / "rankings" / f"{method}_{self.target}__{hashlib.sha1(key.encode()).hexdigest()[:12]}.json"
 
