@@ -6,11 +6,13 @@ mid-write) never sees half a file. The temp file is created with mode 0666 less 
 ``open()`` would, so collaborators sharing a study folder can read what a run wrote.
 """
 
+import contextlib
 import errno
 import os
 import shutil
 import uuid
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Callable, Union
 
 LOW_SPACE_BYTES = 1 << 20  # a torch writer's failure with less free than this is a full disk
@@ -69,3 +71,30 @@ def atomic_write_text(path: Union[str, Path], text: str) -> Path:
 
 def atomic_write_bytes(path: Union[str, Path], data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+@contextlib.contextmanager
+def atomic_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
+    """Yields ``out_dir.partial`` and renames it to ``out_dir`` only if the body succeeds.
+
+    A crashed or killed build therefore never leaves a half-written ``out_dir`` that a later
+    ``load_embeddings`` would pick up; a stale ``.partial`` from a killed run is cleared.
+    """
+    if out_dir.exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} already exists (pass overwrite=True to replace it)")
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if out_dir.exists():
+        old = out_dir.with_name(out_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out_dir.rename(old)
+        partial.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.rename(out_dir)

@@ -4,7 +4,6 @@ import contextlib
 import datetime
 import logging
 import platform
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -15,6 +14,7 @@ from typing import Any, Optional, Union
 import flair
 from flair.data import Dictionary
 
+from flair_munch.atomic_files import atomic_dir
 from flair_munch.embeddings.char_lm import build_char_dictionary, train_char_lm, write_text_corpus
 from flair_munch.embeddings.summary import BuildSummary
 from flair_munch.embeddings.text import TextSource, collect_sentences, split_lm_text
@@ -29,33 +29,6 @@ DIRECTIONS = ("forward", "backward")
 def lm_file(direction: str) -> str:
     """File name of the character LM for one direction."""
     return f"lm-{direction}.pt"
-
-
-@contextlib.contextmanager
-def _atomic_dir(out_dir: Path, overwrite: bool) -> Iterator[Path]:
-    """Yields ``out_dir.partial`` and renames it to ``out_dir`` only if the body succeeds.
-
-    A crashed or killed build therefore never leaves a half-written ``out_dir`` that a later
-    ``load_embeddings`` would pick up; a stale ``.partial`` from a killed run is cleared.
-    """
-    if out_dir.exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} already exists (pass overwrite=True to replace it)")
-    partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        yield partial
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    if out_dir.exists():
-        old = out_dir.with_name(out_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        out_dir.rename(old)
-        partial.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        partial.rename(out_dir)
 
 
 @contextlib.contextmanager
@@ -141,7 +114,7 @@ def build_embeddings(
     with contextlib.ExitStack() as stack:
         stack.enter_context(_flair_log_level(progress))
         stack.enter_context(_torch_threads(num_threads))
-        partial = stack.enter_context(_atomic_dir(out_dir, overwrite))
+        partial = stack.enter_context(atomic_dir(out_dir, overwrite))
         # Entered last, so it is removed before the partial folder is renamed into place.
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flair-munch-embeddings-")))
         trained, seconds = _train_all(sentences, partial, work, settings)

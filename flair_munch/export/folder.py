@@ -8,7 +8,7 @@ from typing import Optional, Union
 
 from huggingface_hub import HfApi
 
-from flair_munch.embeddings.builder import _atomic_dir
+from flair_munch.atomic_files import atomic_dir
 from flair_munch.export.model_card import flair_model_card, model_card
 from flair_munch.export.run_record import MODEL_FILE, find_run
 from flair_munch.models.sequence_tagger_export import ExportError, export_head, head_to_export
@@ -56,7 +56,7 @@ def export_model(source: Union[str, Path], out: Union[str, Path], head: Optional
     tagger = export_head(model, name)
     tagger.model_card = flair_model_card(record, name, model)
     card = model_card(record, name, model, tagger, where=repo_id or str(out / MODEL_FILE))
-    with _atomic_dir(out, overwrite=True) as partial:
+    with atomic_dir(out, overwrite=True) as partial:
         tagger.save(partial / MODEL_FILE)
         _link_or_copy(partial / MODEL_FILE, partial / HUB_MODEL_FILE)
         card.save(partial / CARD_FILE)
